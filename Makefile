@@ -1,0 +1,105 @@
+# orgd: build, test, run, bench, fuzz, install-deps.
+# `make run` and `make test` are all a newcomer types: each installs what is
+# missing (scripts/install-deps), builds, then starts the stack / runs every test.
+# Every library comes through pkg-config; the real build runs in a sub-make so
+# that pkg-config is asked after the packages are installed.
+
+PKGS    := fcgi mariadb json-c openssl libcurl
+CC      ?= cc
+CLANG   ?= clang
+BUILD   := build
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CPPFLAGS_ORGD = -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRC      := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/core/main.c,$(SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=$(BUILD)/asan/%.o)
+UNITS      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+ASAN_UNITS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan-unit/%)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+# objects are kept between runs (they are not mere intermediates)
+.SECONDARY:
+
+.PHONY: all orgd run test bench fuzz install-deps units clean format _build _test _units _fuzz
+.DEFAULT_GOAL := all
+
+all: install-deps
+	@$(MAKE) --no-print-directory _build
+
+install-deps:
+	@scripts/install-deps
+
+run: all
+	@exec scripts/stack run
+
+test: install-deps
+	@$(MAKE) --no-print-directory _build _units
+	@scripts/test
+
+bench: all
+	@scripts/bench
+
+fuzz: install-deps
+	@$(MAKE) --no-print-directory _fuzz
+	@scripts/fuzz
+
+units: install-deps
+	@$(MAKE) --no-print-directory _units
+
+_build: $(BUILD)/orgd $(BUILD)/fcgi-hello
+
+_units: $(UNITS) $(ASAN_UNITS)
+
+_fuzz: $(FUZZERS)
+
+$(BUILD)/orgd: $(OBJ)
+	@echo '  LD   $@'
+	@$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# the FastCGI baseline of `make bench`: libfcgi alone, and one UPDATE + COMMIT
+$(BUILD)/fcgi-hello: tests/bench/fcgi_hello.c
+	@mkdir -p $(@D)
+	@echo '  CC   $@'
+	@$(CC) $(CPPFLAGS_ORGD) $(CFLAGS) $(WARN) -o $@ $< $(PKG_LIBS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/orgd/*.h)
+	@mkdir -p $(@D)
+	@echo '  CC   $<'
+	@$(CC) $(CPPFLAGS_ORGD) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(BUILD)/asan/%.o: %.c $(wildcard include/orgd/*.h)
+	@mkdir -p $(@D)
+	@echo '  CC   $< (asan)'
+	@$(CC) $(CPPFLAGS_ORGD) -O1 -g $(SAN) $(WARN) -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@echo '  CC   $@'
+	@$(CC) $(CPPFLAGS_ORGD) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(LIB_OBJ) $(PKG_LIBS)
+
+$(BUILD)/asan-unit/%: tests/unit/%.c tests/unit/t.h $(ASAN_OBJ)
+	@mkdir -p $(@D)
+	@echo '  CC   $@'
+	@$(CC) $(CPPFLAGS_ORGD) -Itests/unit -O1 -g $(SAN) $(WARN) -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/orgd/*.h)
+	@mkdir -p $(@D)
+	@echo '  FUZZ $@'
+	@$(CLANG) $(CPPFLAGS_ORGD) -O1 -g -fsanitize=fuzzer,address,undefined $(WARN) \
+	    -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+
+format:
+	clang-format -i $(SRC) $(wildcard include/orgd/*.h tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,28 @@
+/*
+ * authz: the role x operation matrix, deny by default. The dispatcher asks it
+ * once, before every handler under /v1/org/; no handler checks roles itself.
+ */
+#ifndef ORGD_AUTHZ_H
+#define ORGD_AUTHZ_H
+
+#include <stdbool.h>
+
+#include "orgd/http.h"
+
+/* Every operation a route of /v1/org/ performs. */
+enum op {
+	OP_NONE, /* not an organization operation (public, session-only, cron, webhook) */
+	OP__MAX
+};
+
+/* What the matrix says for a role on an operation. */
+enum grant {
+	DENY = 0,
+	ALLOW,
+	ALLOW_SELF, /* only when the route's {id} is the caller's own user id */
+};
+
+/* ERR_OK if caller may perform op on a route whose {id} is target (may be ""). */
+err_t authz_check(enum op op, const struct caller *c, const char *target);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * db_stmts: the name of every SQL statement orgd runs. The SQL text is in
+ * src/db/sql.c, in a table indexed by these names (db_open() refuses to run
+ * with a gap in it). Only src/db/ uses them.
+ */
+#ifndef ORGD_DB_STMTS_H
+#define ORGD_DB_STMTS_H
+
+enum stmt {
+	STMT_PING, /* health */
+	/* users, sessions, login_failures: db_user.c */
+	STMT_USER_INSERT,
+	STMT_USER_BY_EMAIL,
+	STMT_INVITES_ACCEPT,
+	STMT_USER_BY_ID,
+	STMT_SESSION_INSERT,
+	STMT_SESSION_MEMBER,
+	STMT_SESSION_REVOKE,
+	STMT_LOGIN_FAILURES_COUNT,
+	STMT_LOGIN_FAILURE_INSERT,
+	STMT_LOGIN_FAILURES_PURGE,
+	/* orgs, memberships: db_org.c */
+	STMT_ORG_LIST_FOR_USER,
+	STMT_ORG_MEMBERSHIP,
+	STMT__MAX
+};
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * db_user: users, sessions and failed sign-ins. Returned strings are arena
+ * memory of the caller.
+ */
+#ifndef ORGD_DB_USER_H
+#define ORGD_DB_USER_H
+
+#include <stdint.h>
+
+#include "orgd/error.h"
+#include "orgd/http.h"
+#include "orgd/mem.h"
+
+struct user {
+	const char *id, *email, *name;
+	const char *password_hash; /* never serialised */
+};
+
+/*
+ * Insert a user and, in the same transaction, turn every invitation of that
+ * email into an active membership. ERR_CONFLICT if the email is taken.
+ */
+err_t db_user_signup(const char *id, const char *email, const char *name, const char *hash,
+		     int64_t now);
+/* The user with this (normalised) email, or ERR_NOT_FOUND. */
+err_t db_user_by_email(const char *email, struct arena *a, struct user *u);
+/* The user with this id, or ERR_NOT_FOUND. */
+err_t db_user_by_id(const char *id, struct arena *a, struct user *u);
+
+/* Record a new session of user_id lasting until exp. */
+err_t db_session_create(const char *sid, const char *user_id, int64_t now, int64_t exp);
+/*
+ * One round trip for every authenticated request: ERR_OK if sid is a live
+ * session of user_id and the user exists (else ERR_UNAUTHENTICATED), with
+ * *role the user's active membership in org_id now (ROLE_NONE if none or
+ * org_id is "").
+ */
+err_t db_session_member(const char *sid, const char *user_id, const char *org_id,
+			struct arena *a, enum role *role);
+/* Revoke sid (idempotent). */
+err_t db_session_revoke(const char *sid, int64_t now);
+
+/* How many sign-ins for email failed after since. */
+err_t db_login_failures(const char *email, int64_t since, struct arena *a, int64_t *count);
+/* Record one failed sign-in, dropping those at or before `expired`. */
+err_t db_login_failure_add(const char *email, int64_t now, int64_t expired);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * main: orgd's entry point. Reads the configuration from the environment
+ * (config.h, API.md "Operations") and runs the master.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "orgd/config.h"
+#include "orgd/db.h"
+#include "orgd/master.h"
+
+static const char usage[] =
+	"usage: orgd\n"
+	"  The AI Rule Engine's account and billing backend: a FastCGI master and workers.\n"
+	"  Configured by environment variables (ORGD_SOCKET, ORGD_WORKERS, ORGD_DB_*,\n"
+	"  ORGD_KEY_DIR, ...): see README.md. Stop with SIGTERM; reload keys with SIGHUP.\n";
+
+int main(int argc, char **argv)
+{
+	if (argc > 1) {
+		fputs(usage, strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	if (config_load(&cfg) != 0)
+		return 2;
+	if (db_library_init() != ERR_OK) {
+		fputs("orgd: cannot initialise the MySQL client library\n", stderr);
+		return 1;
+	}
+	int status = master_run();
+	db_library_end();
+	return status;
+}

@@ -1,0 +1,345 @@
+/*
+ * db: the worker's one connection, its prepared statements, transactions and
+ * recovery (see db.h). The only file that includes mysql.h.
+ *
+ * Statements are prepared on first use and kept until the connection goes.
+ * A lost connection closes everything; the next call reconnects, so a
+ * database restart heals without restarting orgd. Auto-reconnect stays off:
+ * a silent reconnect inside a transaction would lose its first half.
+ */
+#include "orgd/db.h"
+
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <errmsg.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "orgd/config.h"
+#include "orgd/log.h"
+#include "sql.h"
+
+#define DB_PARAMS_MAX 32
+#define DB_COLS_MAX 48
+#define TX_TRIES 5
+
+static struct {
+	MYSQL *conn;
+	MYSQL_STMT *st[STMT__MAX];
+} db;
+
+static void drop_connection(void)
+{
+	for (size_t i = 0; i < STMT__MAX; i++) {
+		if (db.st[i])
+			mysql_stmt_close(db.st[i]);
+		db.st[i] = NULL;
+	}
+	if (db.conn)
+		mysql_close(db.conn);
+	db.conn = NULL;
+}
+
+static bool is_lost(unsigned e)
+{
+	switch (e) {
+	case CR_SERVER_GONE_ERROR: /* 2006 */
+	case CR_SERVER_LOST:       /* 2013 */
+	case CR_CONNECTION_ERROR:  /* 2002 */
+	case CR_CONN_HOST_ERROR:   /* 2003 */
+	case CR_SERVER_LOST_EXTENDED:
+	case ER_CONNECTION_KILLED:  /* 1927 */
+	case ER_SERVER_SHUTDOWN:    /* 1053 */
+	case ER_QUERY_INTERRUPTED:  /* 1317 */
+	case 4031:                  /* client idle too long, disconnected */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Map a client/server error number to err_t; a lost connection is dropped. */
+static err_t classify(unsigned e, const char *msg, const char *what)
+{
+	if (e == ER_DUP_ENTRY)
+		return ERR_CONFLICT;
+	if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
+		return ERR_RETRY;
+	if (is_lost(e)) {
+		log_warn("msg=\"database connection lost\" errno=%u during=%s", e, what);
+		drop_connection();
+		return ERR_UNAVAILABLE;
+	}
+	log_error("msg=\"database error\" errno=%u error=\"%s\" during=%s", e, msg, what);
+	return ERR_INTERNAL;
+}
+
+static err_t conn_error(const char *what)
+{
+	return classify(mysql_errno(db.conn), mysql_error(db.conn), what);
+}
+
+err_t db_library_init(void)
+{
+	return mysql_library_init(0, NULL, NULL) == 0 ? ERR_OK : ERR_INTERNAL;
+}
+
+void db_library_end(void)
+{
+	mysql_library_end();
+}
+
+err_t db_open(void)
+{
+	if (db.conn)
+		return ERR_OK;
+	for (size_t i = 0; i < STMT__MAX; i++) {
+		if (!sql_text[i]) {
+			log_error("msg=\"statement without SQL\" stmt=%zu", i);
+			return ERR_INTERNAL;
+		}
+	}
+	db.conn = mysql_init(NULL);
+	if (!db.conn)
+		return ERR_UNAVAILABLE;
+	unsigned connect_timeout = 2, io_timeout = 30;
+	my_bool off = 0;
+	mysql_options(db.conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+	mysql_options(db.conn, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+	mysql_options(db.conn, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+	mysql_options(db.conn, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(db.conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(db.conn, MYSQL_INIT_COMMAND,
+		      "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
+		      "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'");
+	if (!mysql_real_connect(db.conn, cfg.db_host, cfg.db_user, cfg.db_password, cfg.db_name,
+				cfg.db_port, cfg.db_socket, CLIENT_FOUND_ROWS)) {
+		static time_t last_logged;
+		time_t now = time(NULL);
+		if (now != last_logged) { /* at most a line a second while the database is down */
+			log_warn("msg=\"database unreachable\" errno=%u", mysql_errno(db.conn));
+			last_logged = now;
+		}
+		mysql_close(db.conn);
+		db.conn = NULL;
+		return ERR_UNAVAILABLE;
+	}
+	log_info("msg=\"database connected\"");
+	return ERR_OK;
+}
+
+void db_close(void)
+{
+	drop_connection();
+}
+
+static MYSQL_STMT *prepared(enum stmt st, err_t *err)
+{
+	if (!db.conn && (*err = db_open()) != ERR_OK)
+		return NULL;
+	if (db.st[st])
+		return db.st[st];
+	MYSQL_STMT *s = mysql_stmt_init(db.conn);
+	if (!s) {
+		*err = ERR_INTERNAL;
+		return NULL;
+	}
+	my_bool on = 1;
+	const char *q = sql_text[st];
+	if (mysql_stmt_prepare(s, q, strlen(q)) != 0) {
+		unsigned e = mysql_stmt_errno(s);
+		const char *m = mysql_stmt_error(s);
+		*err = classify(e, m, "prepare");
+		if (db.conn)
+			mysql_stmt_close(s);
+		return NULL;
+	}
+	mysql_stmt_attr_set(s, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
+	db.st[st] = s;
+	return s;
+}
+
+/* Bind and execute; returns the statement ready for results, or NULL with *err set. */
+static MYSQL_STMT *run(enum stmt st, const struct dbv *in, size_t nin, err_t *err)
+{
+	*err = ERR_OK;
+	MYSQL_STMT *s = prepared(st, err);
+	if (!s)
+		return NULL;
+	if (nin > DB_PARAMS_MAX || nin != mysql_stmt_param_count(s)) {
+		log_error("msg=\"parameter count mismatch\" stmt=%d", (int)st);
+		*err = ERR_INTERNAL;
+		return NULL;
+	}
+	MYSQL_BIND b[DB_PARAMS_MAX];
+	int64_t ints[DB_PARAMS_MAX];
+	unsigned long lens[DB_PARAMS_MAX];
+	memset(b, 0, sizeof b);
+	for (size_t i = 0; i < nin; i++) {
+		switch (in[i].t) {
+		case DBV_NULL:
+			b[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		case DBV_INT:
+			ints[i] = in[i].i;
+			b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			b[i].buffer = &ints[i];
+			break;
+		case DBV_STR:
+			lens[i] = (unsigned long)in[i].len;
+			b[i].buffer_type = MYSQL_TYPE_STRING;
+			b[i].buffer = (void *)in[i].s;
+			b[i].buffer_length = lens[i];
+			b[i].length = &lens[i];
+			break;
+		}
+	}
+	if ((nin && mysql_stmt_bind_param(s, b)) || mysql_stmt_execute(s)) {
+		*err = classify(mysql_stmt_errno(s), mysql_stmt_error(s), "execute");
+		return NULL;
+	}
+	return s;
+}
+
+err_t db_exec(enum stmt st, const struct dbv *in, size_t nin, uint64_t *affected)
+{
+	err_t err;
+	MYSQL_STMT *s = run(st, in, nin, &err);
+	if (!s)
+		return err;
+	if (affected)
+		*affected = (uint64_t)mysql_stmt_affected_rows(s);
+	if (mysql_stmt_field_count(s))
+		mysql_stmt_free_result(s);
+	return ERR_OK;
+}
+
+uint64_t db_last_id(void)
+{
+	return db.conn ? (uint64_t)mysql_insert_id(db.conn) : 0;
+}
+
+static bool is_int_type(enum enum_field_types t)
+{
+	return t == MYSQL_TYPE_TINY || t == MYSQL_TYPE_SHORT || t == MYSQL_TYPE_LONG ||
+	       t == MYSQL_TYPE_LONGLONG || t == MYSQL_TYPE_INT24 || t == MYSQL_TYPE_YEAR;
+}
+
+err_t db_query(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,
+	       struct db_rows *rows)
+{
+	*rows = (struct db_rows){0};
+	err_t err;
+	MYSQL_STMT *s = run(st, in, nin, &err);
+	if (!s)
+		return err;
+	if (mysql_stmt_store_result(s)) {
+		err = classify(mysql_stmt_errno(s), mysql_stmt_error(s), "store");
+		return err;
+	}
+	MYSQL_RES *meta = mysql_stmt_result_metadata(s);
+	size_t ncols = mysql_stmt_field_count(s);
+	if (!meta || ncols > DB_COLS_MAX) {
+		if (meta)
+			mysql_free_result(meta);
+		mysql_stmt_free_result(s);
+		return ERR_INTERNAL;
+	}
+	MYSQL_FIELD *fields = mysql_fetch_fields(meta);
+	MYSQL_BIND b[DB_COLS_MAX];
+	int64_t ints[DB_COLS_MAX];
+	unsigned long lens[DB_COLS_MAX];
+	my_bool nulls[DB_COLS_MAX];
+	memset(b, 0, sizeof b);
+	size_t nrows = (size_t)mysql_stmt_num_rows(s);
+	rows->ncols = ncols;
+	rows->cell = arena_alloc(a, (nrows ? nrows : 1) * ncols * sizeof *rows->cell + 1);
+	for (size_t c = 0; c < ncols && rows->cell; c++) {
+		b[c].is_null = &nulls[c];
+		b[c].length = &lens[c];
+		if (is_int_type(fields[c].type)) {
+			b[c].buffer_type = MYSQL_TYPE_LONGLONG;
+			b[c].buffer = &ints[c];
+		} else {
+			b[c].buffer_type = MYSQL_TYPE_STRING;
+			b[c].buffer_length = fields[c].max_length + 1;
+			b[c].buffer = arena_alloc(a, b[c].buffer_length);
+			if (!b[c].buffer)
+				rows->cell = NULL;
+		}
+	}
+	mysql_free_result(meta);
+	if (!rows->cell || mysql_stmt_bind_result(s, b)) {
+		mysql_stmt_free_result(s);
+		return ERR_INTERNAL;
+	}
+	size_t r = 0;
+	int rc;
+	while (r < nrows && ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED)) {
+		for (size_t c = 0; c < ncols; c++) {
+			struct dbv *v = &rows->cell[r * ncols + c];
+			if (nulls[c]) {
+				v->t = DBV_NULL;
+			} else if (b[c].buffer_type == MYSQL_TYPE_LONGLONG) {
+				v->t = DBV_INT;
+				v->i = ints[c];
+			} else {
+				v->t = DBV_STR;
+				v->len = lens[c];
+				v->s = arena_strndup(a, b[c].buffer, lens[c]);
+			}
+		}
+		r++;
+	}
+	rows->n = r;
+	mysql_stmt_free_result(s);
+	return a->oom ? ERR_INTERNAL : ERR_OK;
+}
+
+err_t db_ping(void)
+{
+	struct arena a = {0};
+	struct db_rows rows;
+	err_t err = db_query(STMT_PING, NULL, 0, &a, &rows);
+	if (err == ERR_OK && rows.n != 1)
+		err = ERR_UNAVAILABLE;
+	arena_free(&a);
+	return err == ERR_OK ? ERR_OK : ERR_UNAVAILABLE;
+}
+
+static err_t tx_sql(const char *q, const char *what)
+{
+	if (!db.conn) {
+		err_t err = db_open();
+		if (err != ERR_OK)
+			return err;
+	}
+	if (mysql_real_query(db.conn, q, strlen(q)) != 0)
+		return conn_error(what);
+	return ERR_OK;
+}
+
+err_t db_tx(err_t (*fn)(void *arg), void *arg)
+{
+	err_t err = ERR_RETRY;
+	for (int attempt = 0; attempt < TX_TRIES && err == ERR_RETRY; attempt++) {
+		if (attempt) {
+			struct timespec ts = {0, (long)(1 + attempt * attempt) * 2000000L};
+			nanosleep(&ts, NULL);
+		}
+		err = tx_sql("START TRANSACTION", "begin");
+		if (err != ERR_OK)
+			return err;
+		err = fn(arg);
+		if (err == ERR_OK) {
+			/* a lost COMMIT is ambiguous: report unavailable, never re-run blindly */
+			err = db.conn && mysql_commit(db.conn) == 0 ? ERR_OK
+				: db.conn ? conn_error("commit") : ERR_UNAVAILABLE;
+		}
+		if (err != ERR_OK && db.conn)
+			mysql_rollback(db.conn);
+		}
+	if (err == ERR_RETRY)
+		log_warn("msg=\"transaction gave up after retries\"");
+	return err;
+}

@@ -1,0 +1,26 @@
+/*
+ * routes: the table of every endpoint of API.md, one row each: method, path,
+ * who may reach it, the operation the role matrix checks, the target finder,
+ * the handler and the body it takes. Adding an endpoint is adding a row.
+ */
+#include "orgd/route.h"
+
+#include "orgd/api.h"
+
+const struct route routes[] = {
+	/* health */
+	{M_GET, "/v1/health", AUTH_NONE, OP_NONE, NULL, api_health, NULL, 0},
+
+	/* sessions */
+	{M_POST, "/v1/auth/signup", AUTH_NONE, OP_NONE, NULL, api_signup,
+	 BODY(signup_fields, struct signup_in), 0},
+	{M_POST, "/v1/auth/login", AUTH_NONE, OP_NONE, NULL, api_login,
+	 BODY(login_fields, struct login_in), 0},
+	{M_POST, "/v1/auth/switch", AUTH_SESSION, OP_NONE, NULL, api_switch,
+	 BODY(switch_fields, struct switch_in), 0},
+	{M_POST, "/v1/auth/logout", AUTH_SESSION, OP_NONE, NULL, api_logout, NULL, 0},
+	{M_GET, "/v1/auth/jwks.json", AUTH_NONE, OP_NONE, NULL, api_jwks, NULL, 0},
+	{M_GET, "/v1/me", AUTH_SESSION, OP_NONE, NULL, api_me, NULL, 0},
+};
+
+const size_t nroutes = sizeof routes / sizeof routes[0];

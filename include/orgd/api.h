@@ -10,6 +10,18 @@
 #include "orgd/http.h"
 #include "orgd/json.h"
 
+/* common.c: pagination and lists (API.md: {"data":[...],"has_more":bool}) */
+struct page {
+	int64_t limit;     /* 1..100, default 20 */
+	const char *after; /* the last id of the previous page, or "" */
+};
+/* Read ?limit= and ?after=; ERR_INVALID (naming the parameter) if malformed. */
+err_t api_page(struct req *r, struct page *p);
+/* Open {"data":[ ; each row is then written as an element. */
+void api_list_begin(struct req *r);
+/* Close the list: ],"has_more":has_more} */
+void api_list_end(struct req *r, bool has_more);
+
 /* health.c */
 err_t api_health(struct req *r);
 
@@ -24,11 +36,40 @@ struct switch_in {
 	struct jstr org_id;
 };
 extern const struct jfield signup_fields[3], login_fields[2], switch_fields[1];
+/*
+ * The email as stored: trimmed, ASCII lower-cased, in arena memory; NULL
+ * unless it looks like an address.
+ */
+char *api_email_normalise(struct req *r, const struct jstr *in);
 err_t api_signup(struct req *r);
 err_t api_login(struct req *r);
 err_t api_switch(struct req *r);
 err_t api_logout(struct req *r);
 err_t api_jwks(struct req *r);
 err_t api_me(struct req *r);
+
+/* orgs.c */
+struct org_name_in {
+	struct jstr name;
+};
+extern const struct jfield org_name_fields[1];
+err_t api_orgs_list(struct req *r);
+err_t api_orgs_create(struct req *r);
+err_t api_org_get(struct req *r);
+err_t api_org_update(struct req *r);
+
+/* members.c */
+struct member_add_in {
+	struct jstr email, role;
+};
+struct member_role_in {
+	struct jstr role;
+};
+extern const struct jfield member_add_fields[2], member_role_fields[1];
+err_t api_members_list(struct req *r);
+err_t api_members_add(struct req *r);
+err_t api_member_find(struct req *r);
+err_t api_member_update(struct req *r);
+err_t api_member_remove(struct req *r);
 
 #endif

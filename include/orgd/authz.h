@@ -12,6 +12,17 @@
 /* Every operation a route of /v1/org/ performs. */
 enum op {
 	OP_NONE, /* not an organization operation (public, session-only, cron, webhook) */
+	OP_ORG_READ,
+	OP_ORG_UPDATE,
+	OP_MEMBERS_READ,
+	OP_MEMBERS_ADD,
+	OP_MEMBERS_UPDATE,
+	OP_MEMBERS_REMOVE,
+	OP_AUDIT_READ,
+	OP_PROJECTS_READ,
+	OP_PROJECTS_WRITE,
+	OP_ENVS_READ,
+	OP_ENVS_WRITE,
 	OP__MAX
 };
 

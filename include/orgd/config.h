@@ -34,4 +34,8 @@ extern struct config cfg;
 /* Seconds since the epoch as orgd sees them: the clock plus ORGD_CLOCK_OFFSET. */
 int64_t clock_now(void);
 
+/* t as an RFC 3339 UTC string ("2026-11-27T22:19:00Z") in arena memory. */
+struct arena;
+const char *clock_rfc3339(int64_t t, struct arena *a);
+
 #endif

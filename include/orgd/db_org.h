@@ -6,11 +6,12 @@
 #ifndef ORGD_DB_ORG_H
 #define ORGD_DB_ORG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "orgd/error.h"
-#include "orgd/http.h"
+#include "orgd/role.h"
 #include "orgd/mem.h"
 
 /* An organization as one of its members sees it in lists. */
@@ -26,5 +27,60 @@ err_t db_org_list_for_user(const char *user_id, size_t max, struct arena *a,
 /* user_id's active membership in org_id (name and role), or ERR_NOT_FOUND. */
 err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a,
 			struct org_ref *out);
+
+struct plan {
+	const char *id, *name;
+	int64_t monthly_run_limit, price_cents, overage_credits_per_run;
+};
+
+struct org {
+	const char *id, *name, *created_at;
+	int64_t credit_balance;
+	struct plan plan;
+};
+
+/* One membership as GET /v1/org/members shows it. */
+struct member {
+	const char *user_id; /* NULL while invited */
+	const char *email;
+	const char *name; /* NULL while invited */
+	const char *status, *added_at;
+	enum role role;
+};
+
+/*
+ * Create organization org_id named name with user_id as its owner, and audit
+ * it, in one transaction.
+ */
+err_t db_org_create(const char *org_id, const char *name, const char *user_id, int64_t now);
+/* The organization with its plan, or ERR_NOT_FOUND. */
+err_t db_org_get(const char *org_id, struct arena *a, struct org *out);
+/* Rename org_id, audited as done by actor. */
+err_t db_org_rename(const char *org_id, const char *actor, const char *name, int64_t now);
+/* A page of user_id's organizations after the one named `after` ("": from the start). */
+err_t db_orgs_page(const char *user_id, const char *after, int64_t limit, struct arena *a,
+		   struct org_ref **out, size_t *n);
+
+/* A page of org_id's members after the one whose user id or email is `after`. */
+err_t db_members_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
+		      struct member **out, size_t *n);
+/* The member user_id of org_id, or ERR_NOT_FOUND. */
+err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, struct member *out);
+/*
+ * Add email to org_id with role: an active member if a user has that email,
+ * else an invitation. Audited. ERR_CONFLICT if the email is already there.
+ */
+err_t db_member_add(const char *org_id, const char *actor, const char *email, enum role role,
+		    int64_t now, struct arena *a, struct member *out);
+/*
+ * Change user_id's role, holding the organization's owner rows locked: only
+ * an owner (actor_is_owner) may touch an owner or make one (ERR_FORBIDDEN);
+ * the last owner cannot be demoted (ERR_CONFLICT). Audited.
+ */
+err_t db_member_set_role(const char *org_id, const char *actor, bool actor_is_owner,
+			 const char *user_id, enum role role, int64_t now);
+/* Remove user_id (or let them leave, actor == user_id) under the same owner rules. */
+err_t db_member_remove(const char *org_id, const char *actor, bool actor_is_owner,
+		       const char *user_id, int64_t now);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "orgd/error.h"
-#include "orgd/http.h"
+#include "orgd/role.h"
 #include "orgd/mem.h"
 
 struct user {

@@ -16,10 +16,9 @@
 #include "orgd/error.h"
 #include "orgd/json.h"
 #include "orgd/mem.h"
+#include "orgd/role.h"
 
 enum method { M_GET, M_POST, M_PUT, M_PATCH, M_DELETE, M__MAX };
-
-enum role { ROLE_NONE, ROLE_MEMBER, ROLE_ADMIN, ROLE_OWNER, ROLE__MAX };
 
 #define ID_MAX 64
 

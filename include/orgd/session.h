@@ -33,9 +33,4 @@ err_t session_token(const char *user_id, const char *session_id, const char *org
 /* Write the JWK Set of the live verification keys. */
 void session_jwks(struct jw *w);
 
-/* "owner", "admin", "member" (or "" for ROLE_NONE). */
-const char *role_name(enum role role);
-/* The role named s[0..len), or ROLE_NONE. */
-enum role role_parse(const char *s, size_t len);
-
 #endif

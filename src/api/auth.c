@@ -36,7 +36,7 @@ const struct jfield switch_fields[1] = {
  * NULL unless it looks like an address: one '@', a local part of 1..64 bytes,
  * a dotted domain of letters, digits and '-', no white space or controls.
  */
-static char *email_normalise(struct req *r, const struct jstr *in)
+char *api_email_normalise(struct req *r, const struct jstr *in)
 {
 	const char *s = in->s, *e = in->s + in->len;
 	while (s < e && isspace((unsigned char)*s))
@@ -109,7 +109,7 @@ static void write_orgs(struct jw *w, const struct org_ref *orgs, size_t n,
 err_t api_signup(struct req *r)
 {
 	const struct signup_in *in = r->in;
-	char *email = email_normalise(r, &in->email);
+	char *email = api_email_normalise(r, &in->email);
 	if (!email) {
 		r->err_field = "email";
 		r->err_msg = "This is not a valid email address.";
@@ -145,7 +145,7 @@ err_t api_login(struct req *r)
 {
 	const struct login_in *in = r->in;
 	int64_t now = clock_now();
-	char *email = email_normalise(r, &in->email);
+	char *email = api_email_normalise(r, &in->email);
 	struct pw_params pp = PW_PARAMS_DEFAULT;
 	pp.log2n = cfg.scrypt_log2n;
 	if (!email) { /* not an address: no account can match, at the same cost */

@@ -6,8 +6,24 @@
 
 #include <string.h>
 
+/* Shorthands for a row: who of member, admin, owner may. ROLE_NONE is never granted. */
+#define MEMBERS {[ROLE_MEMBER] = ALLOW, [ROLE_ADMIN] = ALLOW, [ROLE_OWNER] = ALLOW}
+#define ADMINS {[ROLE_ADMIN] = ALLOW, [ROLE_OWNER] = ALLOW}
+
 static const enum grant matrix[OP__MAX][ROLE__MAX] = {
 	[OP_NONE] = {DENY},
+	[OP_ORG_READ] = MEMBERS,
+	[OP_ORG_UPDATE] = ADMINS,
+	[OP_MEMBERS_READ] = MEMBERS,
+	[OP_MEMBERS_ADD] = ADMINS,
+	[OP_MEMBERS_UPDATE] = ADMINS,
+	/* a member may remove only themself: leaving */
+	[OP_MEMBERS_REMOVE] = {[ROLE_MEMBER] = ALLOW_SELF, [ROLE_ADMIN] = ALLOW, [ROLE_OWNER] = ALLOW},
+	[OP_AUDIT_READ] = ADMINS,
+	[OP_PROJECTS_READ] = MEMBERS,
+	[OP_PROJECTS_WRITE] = MEMBERS,
+	[OP_ENVS_READ] = MEMBERS,
+	[OP_ENVS_WRITE] = ADMINS,
 };
 
 err_t authz_check(enum op op, const struct caller *c, const char *target)

@@ -2,8 +2,10 @@
  * config: reading orgd's environment into struct config, and the clock.
  */
 #include "orgd/config.h"
+#include "orgd/mem.h"
 
 #include <errno.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -74,4 +76,14 @@ int config_load(struct config *c)
 int64_t clock_now(void)
 {
 	return (int64_t)time(NULL) + cfg.clock_offset;
+}
+
+const char *clock_rfc3339(int64_t t, struct arena *a)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char s[32];
+	gmtime_r(&tt, &tm);
+	strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return arena_strndup(a, s, strlen(s));
 }

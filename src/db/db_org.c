@@ -3,7 +3,12 @@
  */
 #include "orgd/db_org.h"
 
+#include <string.h>
+
+#include "orgd/config.h"
 #include "orgd/db.h"
+#include "orgd/db_audit.h"
+#include "orgd/db_user.h"
 
 static enum role role_of(const struct dbv *v)
 {
@@ -47,4 +52,249 @@ err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a
 		return ERR_NOT_FOUND;
 	org_ref_row(&rows, 0, out);
 	return ERR_OK;
+}
+
+struct org_create {
+	const char *org_id, *name, *user_id;
+	int64_t now;
+};
+
+static err_t org_create_tx(void *arg)
+{
+	const struct org_create *c = arg;
+	uint64_t n = 0;
+	err_t err = db_exec(STMT_ORG_INSERT, DB_ARGS(DB_STR(c->org_id), DB_STR(c->name), DB_INT(c->now)),
+			    NULL);
+	if (err == ERR_OK)
+		err = db_exec(STMT_OWNER_INSERT,
+			      DB_ARGS(DB_STR(c->org_id), DB_INT(c->now), DB_STR(c->user_id)), &n);
+	if (err == ERR_OK && n != 1)
+		err = ERR_UNAUTHENTICATED; /* the user is gone */
+	if (err == ERR_OK)
+		err = db_audit_add(c->org_id, c->user_id, "org.created", c->org_id, c->name, c->now);
+	return err;
+}
+
+err_t db_org_create(const char *org_id, const char *name, const char *user_id, int64_t now)
+{
+	struct org_create c = {org_id, name, user_id, now};
+	return db_tx(org_create_tx, &c);
+}
+
+err_t db_org_get(const char *org_id, struct arena *a, struct org *out)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_ORG_GET, DB_ARGS(DB_STR(org_id)), a, &rows);
+	if (err != ERR_OK)
+		return err;
+	if (rows.n == 0)
+		return ERR_NOT_FOUND;
+	*out = (struct org){
+		.id = DB_CELL(&rows, 0, 0)->s,
+		.name = DB_CELL(&rows, 0, 1)->s,
+		.created_at = DB_CELL(&rows, 0, 2)->s,
+		.credit_balance = DB_CELL(&rows, 0, 3)->i,
+		.plan = {
+			.id = DB_CELL(&rows, 0, 4)->s,
+			.name = DB_CELL(&rows, 0, 5)->s,
+			.monthly_run_limit = DB_CELL(&rows, 0, 6)->i,
+			.price_cents = DB_CELL(&rows, 0, 7)->i,
+			.overage_credits_per_run = DB_CELL(&rows, 0, 8)->i,
+		},
+	};
+	return ERR_OK;
+}
+
+struct org_rename {
+	const char *org_id, *actor, *name;
+	int64_t now;
+};
+
+static err_t org_rename_tx(void *arg)
+{
+	const struct org_rename *c = arg;
+	err_t err = db_exec(STMT_ORG_RENAME, DB_ARGS(DB_STR(c->name), DB_STR(c->org_id)), NULL);
+	if (err == ERR_OK)
+		err = db_audit_add(c->org_id, c->actor, "org.renamed", c->org_id, c->name, c->now);
+	return err;
+}
+
+err_t db_org_rename(const char *org_id, const char *actor, const char *name, int64_t now)
+{
+	struct org_rename c = {org_id, actor, name, now};
+	return db_tx(org_rename_tx, &c);
+}
+
+err_t db_orgs_page(const char *user_id, const char *after, int64_t limit, struct arena *a,
+		   struct org_ref **out, size_t *n)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_ORGS_PAGE,
+			     DB_ARGS(DB_STR(user_id), DB_STR(user_id), DB_STR(after), DB_STR(after),
+				     DB_INT(limit)),
+			     a, &rows);
+	if (err != ERR_OK)
+		return err;
+	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
+	if (!*out)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < rows.n; i++)
+		org_ref_row(&rows, i, &(*out)[i]);
+	*n = rows.n;
+	return ERR_OK;
+}
+
+static void member_row(const struct db_rows *rows, size_t i, struct member *m)
+{
+	*m = (struct member){
+		.user_id = DB_CELL(rows, i, 0)->s,
+		.email = DB_CELL(rows, i, 1)->s,
+		.name = DB_CELL(rows, i, 2)->s,
+		.role = role_of(DB_CELL(rows, i, 3)),
+		.status = DB_CELL(rows, i, 4)->s,
+		.added_at = DB_CELL(rows, i, 5)->s,
+	};
+}
+
+err_t db_members_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
+		      struct member **out, size_t *n)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_MEMBERS_PAGE,
+			     DB_ARGS(DB_STR(org_id), DB_STR(org_id), DB_STR(after), DB_STR(after),
+				     DB_STR(after), DB_INT(limit)),
+			     a, &rows);
+	if (err != ERR_OK)
+		return err;
+	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
+	if (!*out)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < rows.n; i++)
+		member_row(&rows, i, &(*out)[i]);
+	*n = rows.n;
+	return ERR_OK;
+}
+
+err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, struct member *out)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_MEMBER_GET, DB_ARGS(DB_STR(org_id), DB_STR(user_id)), a, &rows);
+	if (err != ERR_OK)
+		return err;
+	if (rows.n == 0)
+		return ERR_NOT_FOUND;
+	member_row(&rows, 0, out);
+	return ERR_OK;
+}
+
+struct member_add {
+	const char *org_id, *actor, *email;
+	enum role role;
+	int64_t now;
+	struct arena *a;
+	struct member *out;
+};
+
+static err_t member_add_tx(void *arg)
+{
+	struct member_add *c = arg;
+	struct user u;
+	err_t err = db_user_by_email(c->email, c->a, &u);
+	bool known = err == ERR_OK;
+	if (err != ERR_OK && err != ERR_NOT_FOUND)
+		return err;
+	err = db_exec(STMT_MEMBER_INSERT,
+		      DB_ARGS(DB_STR(c->org_id), known ? DB_STR(u.id) : DB_NULL, DB_STR(c->email),
+			      DB_INT(c->role), DB_STR(known ? "active" : "invited"), DB_INT(c->now)),
+		      NULL);
+	if (err != ERR_OK)
+		return err;
+	err = db_audit_add(c->org_id, c->actor, known ? "member.added" : "member.invited",
+			   c->email, role_name(c->role), c->now);
+	if (err != ERR_OK)
+		return err;
+	if (known)
+		return db_member_get(c->org_id, u.id, c->a, c->out);
+	*c->out = (struct member){.email = c->email, .role = c->role, .status = "invited"};
+	return ERR_OK;
+}
+
+err_t db_member_add(const char *org_id, const char *actor, const char *email, enum role role,
+		    int64_t now, struct arena *a, struct member *out)
+{
+	struct member_add c = {org_id, actor, email, role, now, a, out};
+	err_t err = db_tx(member_add_tx, &c);
+	if (err == ERR_OK && !out->added_at) /* an invitation: stored at FROM_UNIXTIME(now) */
+		out->added_at = clock_rfc3339(now, a);
+	return err;
+}
+
+struct member_change {
+	const char *org_id, *actor, *user_id;
+	bool actor_is_owner, remove;
+	enum role role;
+	int64_t now;
+	struct arena *a;
+};
+
+/*
+ * The owner rules, decided with the organization's owner rows and the
+ * target's row locked, so two owners demoting each other at once leave one.
+ */
+static err_t member_change_tx(void *arg)
+{
+	struct member_change *c = arg;
+	struct db_rows owners, target;
+	err_t err = db_query(STMT_OWNERS_LOCK, DB_ARGS(DB_STR(c->org_id)), c->a, &owners);
+	if (err == ERR_OK)
+		err = db_query(STMT_MEMBER_LOCK, DB_ARGS(DB_STR(c->org_id), DB_STR(c->user_id)), c->a,
+			       &target);
+	if (err != ERR_OK)
+		return err;
+	if (target.n == 0)
+		return ERR_NOT_FOUND;
+	enum role old = role_of(DB_CELL(&target, 0, 0));
+	bool self = strcmp(c->actor, c->user_id) == 0;
+	if (!c->actor_is_owner && !self && (old == ROLE_OWNER || c->role == ROLE_OWNER))
+		return ERR_FORBIDDEN;
+	bool loses_owner = old == ROLE_OWNER && (c->remove || c->role != ROLE_OWNER);
+	if (loses_owner && owners.n <= 1)
+		return ERR_CONFLICT;
+	const char *action;
+	const char *detail;
+	if (c->remove) {
+		err = db_exec(STMT_MEMBER_DELETE, DB_ARGS(DB_STR(c->org_id), DB_STR(c->user_id)), NULL);
+		action = self ? "member.left" : "member.removed";
+		detail = role_name(old);
+	} else {
+		if (old == c->role)
+			return ERR_OK;
+		err = db_exec(STMT_MEMBER_SET_ROLE,
+			      DB_ARGS(DB_INT(c->role), DB_STR(c->org_id), DB_STR(c->user_id)), NULL);
+		action = "member.role_changed";
+		detail = arena_printf(c->a, "%s -> %s", role_name(old), role_name(c->role));
+	}
+	if (err != ERR_OK)
+		return err;
+	return db_audit_add(c->org_id, c->actor, action, c->user_id, detail ? detail : "", c->now);
+}
+
+err_t db_member_set_role(const char *org_id, const char *actor, bool actor_is_owner,
+			 const char *user_id, enum role role, int64_t now)
+{
+	struct arena a = {0};
+	struct member_change c = {org_id, actor, user_id, actor_is_owner, false, role, now, &a};
+	err_t err = db_tx(member_change_tx, &c);
+	arena_free(&a);
+	return err;
+}
+
+err_t db_member_remove(const char *org_id, const char *actor, bool actor_is_owner,
+		       const char *user_id, int64_t now)
+{
+	struct arena a = {0};
+	struct member_change c = {org_id, actor, user_id, actor_is_owner, true, ROLE_NONE, now, &a};
+	err_t err = db_tx(member_change_tx, &c);
+	arena_free(&a);
+	return err;
 }

@@ -44,4 +44,55 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_ORG_MEMBERSHIP] =
 		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
 		" WHERE m.org_id = ? AND m.user_id = ? AND m.status = 'active'",
+	[STMT_ORG_INSERT] =
+		"INSERT INTO orgs (id, name, created_at) VALUES (?, ?, FROM_UNIXTIME(?))",
+	[STMT_ORG_GET] =
+		"SELECT o.id, o.name, " RFC3339("o.created_at") ", o.credit_balance,"
+		" p.id, p.name, p.monthly_run_limit, p.price_cents, p.overage_credits_per_run"
+		" FROM orgs o JOIN plans p ON p.id = o.plan_id WHERE o.id = ?",
+	[STMT_ORG_RENAME] =
+		"UPDATE orgs SET name = ? WHERE id = ?",
+	/* a cursor that names nothing yields an empty page: seq > NULL */
+	[STMT_ORGS_PAGE] =
+		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
+		" WHERE m.user_id = ? AND m.status = 'active' AND m.seq > COALESCE("
+		"  (SELECT c.seq FROM memberships c WHERE c.user_id = ? AND c.org_id = ?),"
+		"  CASE WHEN ? = '' THEN 0 END)"
+		" ORDER BY m.seq LIMIT ?",
+	[STMT_OWNER_INSERT] =
+		"INSERT INTO memberships (org_id, user_id, email, role, status, added_at)"
+		" SELECT ?, id, email, 3, 'active', FROM_UNIXTIME(?) FROM users WHERE id = ?",
+	[STMT_MEMBERS_PAGE] =
+		"SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339("m.added_at")
+		" FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
+		" WHERE m.org_id = ? AND m.seq > COALESCE("
+		"  (SELECT c.seq FROM memberships c WHERE c.org_id = ? AND (c.user_id = ? OR c.email = ?)),"
+		"  CASE WHEN ? = '' THEN 0 END)"
+		" ORDER BY m.seq LIMIT ?",
+	[STMT_MEMBER_GET] =
+		"SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339("m.added_at")
+		" FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
+		" WHERE m.org_id = ? AND m.user_id = ?",
+	[STMT_MEMBER_INSERT] =
+		"INSERT INTO memberships (org_id, user_id, email, role, status, added_at)"
+		" VALUES (?, ?, ?, ?, ?, FROM_UNIXTIME(?))",
+	[STMT_OWNERS_LOCK] =
+		"SELECT user_id FROM memberships"
+		" WHERE org_id = ? AND role = 3 AND status = 'active' FOR UPDATE",
+	[STMT_MEMBER_LOCK] =
+		"SELECT role FROM memberships WHERE org_id = ? AND user_id = ? FOR UPDATE",
+	[STMT_MEMBER_SET_ROLE] =
+		"UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?",
+	[STMT_MEMBER_DELETE] =
+		"DELETE FROM memberships WHERE org_id = ? AND user_id = ?",
+
+	[STMT_AUDIT_INSERT] =
+		"INSERT INTO audit_log (id, org_id, at, actor_user_id, action, target, detail)"
+		" VALUES (?, ?, FROM_UNIXTIME(?), ?, ?, ?, ?)",
+	[STMT_AUDIT_PAGE] =
+		"SELECT id, " RFC3339("at") ", actor_user_id, action, target, detail FROM audit_log"
+		" WHERE org_id = ? AND seq < COALESCE("
+		"  (SELECT c.seq FROM audit_log c WHERE c.org_id = ? AND c.id = ?),"
+		"  CASE WHEN ? = '' THEN ~0 END)"
+		" ORDER BY seq DESC LIMIT ?",
 };

@@ -21,6 +21,21 @@ const struct route routes[] = {
 	{M_POST, "/v1/auth/logout", AUTH_SESSION, OP_NONE, NULL, api_logout, NULL, 0},
 	{M_GET, "/v1/auth/jwks.json", AUTH_NONE, OP_NONE, NULL, api_jwks, NULL, 0},
 	{M_GET, "/v1/me", AUTH_SESSION, OP_NONE, NULL, api_me, NULL, 0},
+
+	/* organizations and members */
+	{M_GET, "/v1/orgs", AUTH_SESSION, OP_NONE, NULL, api_orgs_list, NULL, 0},
+	{M_POST, "/v1/orgs", AUTH_SESSION, OP_NONE, NULL, api_orgs_create,
+	 BODY(org_name_fields, struct org_name_in), 0},
+	{M_GET, "/v1/org", AUTH_ORG, OP_ORG_READ, NULL, api_org_get, NULL, 0},
+	{M_PATCH, "/v1/org", AUTH_ORG, OP_ORG_UPDATE, NULL, api_org_update,
+	 BODY(org_name_fields, struct org_name_in), 0},
+	{M_GET, "/v1/org/members", AUTH_ORG, OP_MEMBERS_READ, NULL, api_members_list, NULL, 0},
+	{M_POST, "/v1/org/members", AUTH_ORG, OP_MEMBERS_ADD, NULL, api_members_add,
+	 BODY(member_add_fields, struct member_add_in), 0},
+	{M_PATCH, "/v1/org/members/{id}", AUTH_ORG, OP_MEMBERS_UPDATE, api_member_find,
+	 api_member_update, BODY(member_role_fields, struct member_role_in), 0},
+	{M_DELETE, "/v1/org/members/{id}", AUTH_ORG, OP_MEMBERS_REMOVE, api_member_find,
+	 api_member_remove, NULL, 0},
 };
 
 const size_t nroutes = sizeof routes / sizeof routes[0];

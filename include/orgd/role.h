@@ -1,0 +1,17 @@
+/*
+ * role: the roles a member holds in an organization, ordered by power, and
+ * their names in the API and the database (stored as these numbers).
+ */
+#ifndef ORGD_ROLE_H
+#define ORGD_ROLE_H
+
+#include <stddef.h>
+
+enum role { ROLE_NONE, ROLE_MEMBER, ROLE_ADMIN, ROLE_OWNER, ROLE__MAX };
+
+/* "owner", "admin", "member" (or "" for ROLE_NONE). */
+const char *role_name(enum role role);
+/* The role named s[0..len), or ROLE_NONE. */
+enum role role_parse(const char *s, size_t len);
+
+#endif

@@ -72,4 +72,31 @@ err_t api_member_find(struct req *r);
 err_t api_member_update(struct req *r);
 err_t api_member_remove(struct req *r);
 
+/* projects.c */
+struct project_in {
+	struct jstr name, description;
+};
+extern const struct jfield project_create_fields[2], project_update_fields[2];
+err_t api_projects_list(struct req *r);
+err_t api_projects_create(struct req *r);
+err_t api_project_find(struct req *r);
+err_t api_project_get(struct req *r);
+err_t api_project_update(struct req *r);
+err_t api_project_delete(struct req *r);
+
+/* environments.c */
+struct env_in {
+	struct jstr name, kind, region, status;
+};
+extern const struct jfield env_create_fields[3], env_update_fields[4];
+err_t api_envs_list(struct req *r);
+err_t api_envs_create(struct req *r);
+err_t api_env_find(struct req *r);
+err_t api_env_get(struct req *r);
+err_t api_env_update(struct req *r);
+err_t api_env_delete(struct req *r);
+
+/* audit.c */
+err_t api_audit_list(struct req *r);
+
 #endif

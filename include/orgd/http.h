@@ -47,6 +47,7 @@ struct req {
 	const struct route *route;
 	char path_id[ID_MAX + 1]; /* the {id} segment, when the route has one */
 	struct caller caller;
+	void *target;     /* what the route's find step loaded for {id}, or NULL */
 	void *in;         /* the decoded body (the route's struct), or NULL */
 	uint32_t present; /* which of the route's fields were present */
 

@@ -95,4 +95,39 @@ const char *const sql_text[STMT__MAX] = {
 		"  (SELECT c.seq FROM audit_log c WHERE c.org_id = ? AND c.id = ?),"
 		"  CASE WHEN ? = '' THEN ~0 END)"
 		" ORDER BY seq DESC LIMIT ?",
+
+#define PROJECT_COLS "id, name, description, " RFC3339("created_at")
+	[STMT_PROJECTS_PAGE] =
+		"SELECT " PROJECT_COLS " FROM projects WHERE org_id = ? AND seq > COALESCE("
+		"  (SELECT c.seq FROM projects c WHERE c.org_id = ? AND c.id = ?),"
+		"  CASE WHEN ? = '' THEN 0 END)"
+		" ORDER BY seq LIMIT ?",
+	[STMT_PROJECT_GET] =
+		"SELECT " PROJECT_COLS " FROM projects WHERE org_id = ? AND id = ?",
+	[STMT_PROJECT_INSERT] =
+		"INSERT INTO projects (id, org_id, name, description, created_at)"
+		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
+	[STMT_PROJECT_UPDATE] =
+		"UPDATE projects SET name = COALESCE(?, name), description = COALESCE(?, description)"
+		" WHERE org_id = ? AND id = ?",
+	[STMT_PROJECT_DELETE] =
+		"DELETE FROM projects WHERE org_id = ? AND id = ?",
+
+#define ENV_COLS "id, name, kind, region, status, " RFC3339("created_at")
+	[STMT_ENVS_PAGE] =
+		"SELECT " ENV_COLS " FROM environments WHERE org_id = ? AND seq > COALESCE("
+		"  (SELECT c.seq FROM environments c WHERE c.org_id = ? AND c.id = ?),"
+		"  CASE WHEN ? = '' THEN 0 END)"
+		" ORDER BY seq LIMIT ?",
+	[STMT_ENV_GET] =
+		"SELECT " ENV_COLS " FROM environments WHERE org_id = ? AND id = ?",
+	[STMT_ENV_INSERT] =
+		"INSERT INTO environments (id, org_id, name, kind, region, status, created_at)"
+		" VALUES (?, ?, ?, ?, ?, 'active', FROM_UNIXTIME(?))",
+	[STMT_ENV_UPDATE] =
+		"UPDATE environments SET name = COALESCE(?, name), kind = COALESCE(?, kind),"
+		" region = COALESCE(?, region), status = COALESCE(?, status)"
+		" WHERE org_id = ? AND id = ?",
+	[STMT_ENV_DELETE] =
+		"DELETE FROM environments WHERE org_id = ? AND id = ?",
 };

@@ -36,6 +36,27 @@ const struct route routes[] = {
 	 api_member_update, BODY(member_role_fields, struct member_role_in), 0},
 	{M_DELETE, "/v1/org/members/{id}", AUTH_ORG, OP_MEMBERS_REMOVE, api_member_find,
 	 api_member_remove, NULL, 0},
+	{M_GET, "/v1/org/audit", AUTH_ORG, OP_AUDIT_READ, NULL, api_audit_list, NULL, 0},
+
+	/* projects and environments */
+	{M_GET, "/v1/org/projects", AUTH_ORG, OP_PROJECTS_READ, NULL, api_projects_list, NULL, 0},
+	{M_POST, "/v1/org/projects", AUTH_ORG, OP_PROJECTS_WRITE, NULL, api_projects_create,
+	 BODY(project_create_fields, struct project_in), 0},
+	{M_GET, "/v1/org/projects/{id}", AUTH_ORG, OP_PROJECTS_READ, api_project_find,
+	 api_project_get, NULL, 0},
+	{M_PATCH, "/v1/org/projects/{id}", AUTH_ORG, OP_PROJECTS_WRITE, api_project_find,
+	 api_project_update, BODY(project_update_fields, struct project_in), 0},
+	{M_DELETE, "/v1/org/projects/{id}", AUTH_ORG, OP_PROJECTS_WRITE, api_project_find,
+	 api_project_delete, NULL, 0},
+	{M_GET, "/v1/org/environments", AUTH_ORG, OP_ENVS_READ, NULL, api_envs_list, NULL, 0},
+	{M_POST, "/v1/org/environments", AUTH_ORG, OP_ENVS_WRITE, NULL, api_envs_create,
+	 BODY(env_create_fields, struct env_in), 0},
+	{M_GET, "/v1/org/environments/{id}", AUTH_ORG, OP_ENVS_READ, api_env_find, api_env_get,
+	 NULL, 0},
+	{M_PATCH, "/v1/org/environments/{id}", AUTH_ORG, OP_ENVS_WRITE, api_env_find,
+	 api_env_update, BODY(env_update_fields, struct env_in), 0},
+	{M_DELETE, "/v1/org/environments/{id}", AUTH_ORG, OP_ENVS_WRITE, api_env_find,
+	 api_env_delete, NULL, 0},
 };
 
 const size_t nroutes = sizeof routes / sizeof routes[0];

@@ -22,6 +22,18 @@ void api_list_begin(struct req *r);
 /* Close the list: ],"has_more":has_more} */
 void api_list_end(struct req *r, bool has_more);
 
+/*
+ * Run effect(r) in one transaction. With an Idempotency-Key header (or when
+ * required, 400 without one) the key is claimed first: a repeat replays the
+ * first answer, a repeat with another request is 409, and the answer, error
+ * or not, is stored in the same transaction. An effect must return a client
+ * error (4xx) only before it has written anything.
+ */
+err_t api_idempotent(struct req *r, err_t (*effect)(struct req *r), bool required);
+
+/* The current metering period of the clock, "YYYY-MM" (UTC), into out[8]. */
+void api_period(char out[8]);
+
 /* health.c */
 err_t api_health(struct req *r);
 
@@ -95,6 +107,26 @@ err_t api_env_find(struct req *r);
 err_t api_env_get(struct req *r);
 err_t api_env_update(struct req *r);
 err_t api_env_delete(struct req *r);
+
+/* runs.c: metering, usage, the dashboard */
+struct run_in {
+	struct jstr project_id, environment_id;
+};
+extern const struct jfield run_fields[2];
+err_t api_runs_create(struct req *r);
+err_t api_usage_get(struct req *r);
+err_t api_dashboard_get(struct req *r);
+
+/* plans.c */
+struct plan_in {
+	struct jstr plan;
+};
+extern const struct jfield plan_fields[1];
+err_t api_plans_list(struct req *r);
+err_t api_plan_set(struct req *r);
+
+/* billing.c */
+err_t api_ledger_list(struct req *r);
 
 /* audit.c */
 err_t api_audit_list(struct req *r);

@@ -23,6 +23,11 @@ enum op {
 	OP_PROJECTS_WRITE,
 	OP_ENVS_READ,
 	OP_ENVS_WRITE,
+	OP_PLAN_SET,
+	OP_RUNS_CREATE,
+	OP_USAGE_READ,
+	OP_DASHBOARD_READ,
+	OP_BILLING_READ, /* also: the dashboard's billing part */
 	OP__MAX
 };
 

@@ -55,6 +55,11 @@ struct member {
 err_t db_org_create(const char *org_id, const char *name, const char *user_id, int64_t now);
 /* The organization with its plan, or ERR_NOT_FOUND. */
 err_t db_org_get(const char *org_id, struct arena *a, struct org *out);
+/*
+ * Inside a transaction: lock org_id's row. Every change to one organization's
+ * money or usage takes this lock first, so they queue instead of deadlocking.
+ */
+err_t db_org_lock(const char *org_id, struct arena *a);
 /* Rename org_id, audited as done by actor. */
 err_t db_org_rename(const char *org_id, const char *actor, const char *name, int64_t now);
 /* A page of user_id's organizations after the one named `after` ("": from the start). */

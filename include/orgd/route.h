@@ -49,6 +49,9 @@ struct route {
 extern const struct route routes[];
 extern const size_t nroutes;
 
+/* Replace r's answer with the JSON error body of e (and its status). */
+void dispatch_error(struct req *r, err_t e);
+
 /* Run one request through the table and send the answer. */
 void dispatch(struct req *r);
 

@@ -24,6 +24,11 @@ static const enum grant matrix[OP__MAX][ROLE__MAX] = {
 	[OP_PROJECTS_WRITE] = MEMBERS,
 	[OP_ENVS_READ] = MEMBERS,
 	[OP_ENVS_WRITE] = ADMINS,
+	[OP_PLAN_SET] = ADMINS,
+	[OP_RUNS_CREATE] = MEMBERS,
+	[OP_USAGE_READ] = MEMBERS,
+	[OP_DASHBOARD_READ] = MEMBERS,
+	[OP_BILLING_READ] = ADMINS,
 };
 
 err_t authz_check(enum op op, const struct caller *c, const char *target)

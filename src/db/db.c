@@ -113,7 +113,7 @@ err_t db_open(void)
 		      "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
 		      "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'");
 	if (!mysql_real_connect(db.conn, cfg.db_host, cfg.db_user, cfg.db_password, cfg.db_name,
-				cfg.db_port, cfg.db_socket, CLIENT_FOUND_ROWS)) {
+				cfg.db_port, cfg.db_socket, 0)) {
 		static time_t last_logged;
 		time_t now = time(NULL);
 		if (now != last_logged) { /* at most a line a second while the database is down */

@@ -298,3 +298,10 @@ err_t db_member_remove(const char *org_id, const char *actor, bool actor_is_owne
 	arena_free(&a);
 	return err;
 }
+
+err_t db_org_lock(const char *org_id, struct arena *a)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_ORG_LOCK, DB_ARGS(DB_STR(org_id)), a, &rows);
+	return err == ERR_OK && rows.n == 0 ? ERR_NOT_FOUND : err;
+}

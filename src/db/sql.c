@@ -52,6 +52,8 @@ const char *const sql_text[STMT__MAX] = {
 		" FROM orgs o JOIN plans p ON p.id = o.plan_id WHERE o.id = ?",
 	[STMT_ORG_RENAME] =
 		"UPDATE orgs SET name = ? WHERE id = ?",
+	[STMT_ORG_LOCK] =
+		"SELECT id FROM orgs WHERE id = ? FOR UPDATE",
 	/* a cursor that names nothing yields an empty page: seq > NULL */
 	[STMT_ORGS_PAGE] =
 		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
@@ -130,4 +132,74 @@ const char *const sql_text[STMT__MAX] = {
 		" WHERE org_id = ? AND id = ?",
 	[STMT_ENV_DELETE] =
 		"DELETE FROM environments WHERE org_id = ? AND id = ?",
+
+	[STMT_PLANS_ALL] =
+		"SELECT id, name, monthly_run_limit, price_cents, overage_credits_per_run"
+		" FROM plans ORDER BY position",
+	[STMT_ORG_PLAN_LOCK] =
+		"SELECT o.plan_id, b.pm_id FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id"
+		" WHERE o.id = ? FOR UPDATE",
+	[STMT_ORG_SET_PLAN] =
+		"UPDATE orgs SET plan_id = ? WHERE id = ?",
+	/* the organization's row first: every money or usage change of one organization
+	   queues here, so the child rows' foreign-key locks never deadlock */
+	[STMT_RUN_LOCK] =
+		"SELECT o.credit_balance, o.plan_id, COALESCE(u.runs, 0) FROM orgs o"
+		" LEFT JOIN usage_months u ON u.org_id = o.id AND u.period = ?"
+		" WHERE o.id = ? FOR UPDATE",
+	[STMT_RUN_INSERT] =
+		"INSERT INTO runs (id, org_id, project_id, environment_id, period, counted_as,"
+		"  credits_charged, created_at)"
+		" SELECT ?, p.org_id, p.id, e.id, ?, ?, ?, FROM_UNIXTIME(?)"
+		" FROM projects p JOIN environments e ON e.org_id = p.org_id"
+		" WHERE p.org_id = ? AND p.id = ? AND e.id = ?",
+	[STMT_RUN_TARGETS] =
+		"SELECT (SELECT COUNT(*) FROM projects WHERE org_id = ? AND id = ?),"
+		" (SELECT COUNT(*) FROM environments WHERE org_id = ? AND id = ?)",
+	[STMT_USAGE_ADD] =
+		"INSERT INTO usage_months (org_id, period, runs, overage_runs) VALUES (?, ?, 1, ?)"
+		" ON DUPLICATE KEY UPDATE runs = runs + 1, overage_runs = overage_runs + VALUES(overage_runs)",
+	[STMT_BALANCE_TAKE] =
+		"UPDATE orgs SET credit_balance = credit_balance - ?"
+		" WHERE id = ? AND credit_balance >= ?",
+	[STMT_LEDGER_INSERT] =
+		"INSERT INTO ledger (id, org_id, at, delta, balance_after, reason, ref)"
+		" VALUES (?, ?, FROM_UNIXTIME(?), ?, ?, ?, ?)",
+	[STMT_USAGE_HISTORY] =
+		"SELECT period, runs, overage_runs FROM usage_months WHERE org_id = ?"
+		" ORDER BY period DESC LIMIT 13",
+	[STMT_LEDGER_PAGE] =
+		"SELECT id, " RFC3339("at") ", delta, balance_after, reason, ref FROM ledger"
+		" WHERE org_id = ? AND seq < COALESCE("
+		"  (SELECT c.seq FROM ledger c WHERE c.org_id = ? AND c.id = ?),"
+		"  CASE WHEN ? = '' THEN ~0 END)"
+		" ORDER BY seq DESC LIMIT ?",
+	/* the home view in one row: organization, counts, usage, billing */
+	[STMT_DASHBOARD] =
+		"SELECT o.id, o.name, o.plan_id, o.credit_balance,"
+		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'),"
+		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'"
+		"   AND m.role = 3),"
+		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'"
+		"   AND m.role = 2),"
+		" COALESCE((SELECT u.runs FROM usage_months u WHERE u.org_id = o.id AND u.period = ?), 0),"
+		" b.pm_brand, b.pm_last4, COALESCE(b.ar_enabled, 0), COALESCE(b.ar_threshold, 0),"
+		" COALESCE(b.ar_recharge, 0), COALESCE(b.ar_failures, 0)"
+		" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ?",
+	[STMT_DASHBOARD_ENVS] =
+		"SELECT id, name, kind, status FROM environments WHERE org_id = ?"
+		" ORDER BY seq LIMIT 101",
+
+	[STMT_IDEM_INSERT] =
+		"INSERT INTO idempotency_keys (org_id, idem_key, request_hash, status, response,"
+		"  created_at) VALUES (?, ?, ?, 0, '', FROM_UNIXTIME(?))",
+	[STMT_IDEM_GET] =
+		"SELECT request_hash, status, response, created_at > FROM_UNIXTIME(?)"
+		" FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
+	[STMT_IDEM_DELETE] =
+		"DELETE FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
+	[STMT_IDEM_STORE] =
+		"UPDATE idempotency_keys SET status = ?, response = ? WHERE org_id = ? AND idem_key = ?",
+	[STMT_IDEM_PURGE] =
+		"DELETE FROM idempotency_keys WHERE created_at < FROM_UNIXTIME(?) LIMIT 1000",
 };

@@ -71,7 +71,7 @@ static bool is_json(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-static void write_error(struct req *r, err_t e)
+void dispatch_error(struct req *r, err_t e)
 {
 	buf_clear(&r->out);
 	jw_init(&r->w, &r->out);
@@ -145,7 +145,7 @@ void dispatch(struct req *r)
 	if (err == ERR_OK && (r->out.oom || r->arena.oom))
 		err = ERR_INTERNAL;
 	if (err != ERR_OK)
-		write_error(r, err);
+		dispatch_error(r, err);
 	http_respond(r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	long us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;

@@ -57,6 +57,18 @@ const struct route routes[] = {
 	 api_env_update, BODY(env_update_fields, struct env_in), 0},
 	{M_DELETE, "/v1/org/environments/{id}", AUTH_ORG, OP_ENVS_WRITE, api_env_find,
 	 api_env_delete, NULL, 0},
+
+	/* plans, usage and runs */
+	{M_GET, "/v1/plans", AUTH_NONE, OP_NONE, NULL, api_plans_list, NULL, 0},
+	{M_PUT, "/v1/org/plan", AUTH_ORG, OP_PLAN_SET, NULL, api_plan_set,
+	 BODY(plan_fields, struct plan_in), 0},
+	{M_POST, "/v1/org/runs", AUTH_ORG, OP_RUNS_CREATE, NULL, api_runs_create,
+	 BODY(run_fields, struct run_in), 0},
+	{M_GET, "/v1/org/usage", AUTH_ORG, OP_USAGE_READ, NULL, api_usage_get, NULL, 0},
+	{M_GET, "/v1/org/dashboard", AUTH_ORG, OP_DASHBOARD_READ, NULL, api_dashboard_get, NULL, 0},
+
+	/* credits and billing */
+	{M_GET, "/v1/org/billing/ledger", AUTH_ORG, OP_BILLING_READ, NULL, api_ledger_list, NULL, 0},
 };
 
 const size_t nroutes = sizeof routes / sizeof routes[0];

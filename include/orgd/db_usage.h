@@ -1,0 +1,86 @@
+/*
+ * db_usage: the plan catalog, metering rule runs, the credit ledger and the
+ * dashboard's reads. A balance change and its ledger row are always written
+ * in one transaction, behind the organization's row lock.
+ */
+#ifndef ORGD_DB_USAGE_H
+#define ORGD_DB_USAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orgd/db_org.h"
+#include "orgd/error.h"
+#include "orgd/mem.h"
+
+#define PERIOD_LEN 7 /* "YYYY-MM" */
+
+/* The catalog, in its order; *plans is worker memory, valid until the next call. */
+err_t db_plans(const struct plan **plans, size_t *n);
+/* The plan called id, or NULL. */
+const struct plan *db_plan_find(const char *id, size_t len);
+
+/*
+ * Move org_id to plan (audited as done by actor). A plan with a price needs a
+ * saved payment method: ERR_CONFLICT without one.
+ */
+err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan,
+		      int64_t now);
+
+/* What metering one run did. */
+struct run_result {
+	bool overage;
+	int64_t credits_charged;
+	int64_t runs, limit; /* the period's count after this run, and the plan's limit */
+	int64_t credit_balance;
+};
+
+/*
+ * Meter run run_id of project_id on environment_id in period (inside the
+ * caller's transaction, which must lock nothing of org_id before). Within the
+ * plan's monthly limit it is included; beyond, it takes the plan's overage
+ * credits with a ledger row. ERR_NOT_FOUND if the project or environment is
+ * not the organization's (nothing written); ERR_INSUFFICIENT_CREDITS if the
+ * balance is too low (nothing written).
+ */
+err_t db_run_record(const char *org_id, const char *run_id, const char *project_id,
+		    const char *environment_id, const char *period, int64_t now,
+		    struct run_result *out);
+
+struct usage_month {
+	const char *period;
+	int64_t runs, overage_runs;
+};
+
+/* The 13 latest months with usage, newest first. */
+err_t db_usage_history(const char *org_id, struct arena *a, struct usage_month **out,
+		       size_t *n);
+
+struct ledger_entry {
+	const char *id, *at, *reason, *ref;
+	int64_t delta, balance_after;
+};
+
+/* A page of org_id's ledger, newest first, older than the entry `after`. */
+err_t db_ledger_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
+		     struct ledger_entry **out, size_t *n);
+
+struct dashboard {
+	const char *org_id, *org_name;
+	const struct plan *plan;
+	int64_t credit_balance, members, owners, admins, period_runs;
+	const char *pm_brand, *pm_last4; /* NULL when no payment method is saved */
+	bool ar_enabled;
+	int64_t ar_threshold, ar_recharge, ar_failures;
+	struct environment_ref {
+		const char *id, *name, *kind, *status;
+	} *envs;
+	size_t nenvs; /* at most 100 are listed */
+	bool envs_more;
+};
+
+/* The home view in two queries: the organization's row with its counts, then environments. */
+err_t db_dashboard(const char *org_id, const char *period, struct arena *a, struct dashboard *d);
+
+#endif

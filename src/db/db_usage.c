@@ -1,0 +1,280 @@
+/*
+ * db_usage: plans, metering, the ledger and the dashboard (see db_usage.h).
+ *
+ * The plan catalog is seeded by a migration and changes only with one, so
+ * each worker keeps a copy, read again at most once a minute.
+ */
+#include "orgd/db_usage.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "orgd/db.h"
+#include "orgd/db_audit.h"
+#include "orgd/id.h"
+
+#define PLANS_MAX 32
+#define PLANS_TTL 60
+
+static struct {
+	struct plan plan[PLANS_MAX];
+	size_t n;
+	time_t loaded;
+	struct arena mem;
+} catalog;
+
+err_t db_plans(const struct plan **plans, size_t *n)
+{
+	time_t now = time(NULL);
+	if (!catalog.n || now - catalog.loaded >= PLANS_TTL) {
+		struct arena fresh = {0};
+		struct db_rows rows;
+		err_t err = db_query(STMT_PLANS_ALL, NULL, 0, &fresh, &rows);
+		if (err != ERR_OK || rows.n == 0 || rows.n > PLANS_MAX) {
+			arena_free(&fresh);
+			if (catalog.n && err == ERR_OK)
+				err = ERR_INTERNAL;
+			if (!catalog.n)
+				return err == ERR_OK ? ERR_INTERNAL : err;
+		} else {
+			arena_free(&catalog.mem);
+			catalog.mem = fresh;
+			for (size_t i = 0; i < rows.n; i++)
+				catalog.plan[i] = (struct plan){
+					.id = DB_CELL(&rows, i, 0)->s,
+					.name = DB_CELL(&rows, i, 1)->s,
+					.monthly_run_limit = DB_CELL(&rows, i, 2)->i,
+					.price_cents = DB_CELL(&rows, i, 3)->i,
+					.overage_credits_per_run = DB_CELL(&rows, i, 4)->i,
+				};
+			catalog.n = rows.n;
+			catalog.loaded = now;
+		}
+	}
+	*plans = catalog.plan;
+	*n = catalog.n;
+	return ERR_OK;
+}
+
+const struct plan *db_plan_find(const char *id, size_t len)
+{
+	const struct plan *plans;
+	size_t n;
+	if (db_plans(&plans, &n) != ERR_OK)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(plans[i].id) == len && memcmp(plans[i].id, id, len) == 0)
+			return &plans[i];
+	return NULL;
+}
+
+struct set_plan {
+	const char *org_id, *actor;
+	const struct plan *plan;
+	int64_t now;
+	struct arena *a;
+};
+
+static err_t set_plan_tx(void *arg)
+{
+	const struct set_plan *c = arg;
+	struct db_rows rows;
+	err_t err = db_query(STMT_ORG_PLAN_LOCK, DB_ARGS(DB_STR(c->org_id)), c->a, &rows);
+	if (err != ERR_OK)
+		return err;
+	if (rows.n == 0)
+		return ERR_NOT_FOUND;
+	const char *old = DB_CELL(&rows, 0, 0)->s;
+	bool has_pm = DB_CELL(&rows, 0, 1)->t != DBV_NULL;
+	if (c->plan->price_cents > 0 && !has_pm)
+		return ERR_CONFLICT;
+	if (strcmp(old, c->plan->id) == 0)
+		return ERR_OK;
+	err = db_exec(STMT_ORG_SET_PLAN, DB_ARGS(DB_STR(c->plan->id), DB_STR(c->org_id)), NULL);
+	if (err != ERR_OK)
+		return err;
+	const char *detail = arena_printf(c->a, "%s -> %s", old, c->plan->id);
+	return db_audit_add(c->org_id, c->actor, "plan.changed", c->org_id, detail ? detail : "",
+			    c->now);
+}
+
+err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan,
+		      int64_t now)
+{
+	struct arena a = {0};
+	struct set_plan c = {org_id, actor, plan, now, &a};
+	err_t err = db_tx(set_plan_tx, &c);
+	arena_free(&a);
+	return err;
+}
+
+/* Which of the run's project and environment is missing: always ERR_NOT_FOUND. */
+static err_t run_targets_missing(const char *org_id, const char *project_id,
+				 const char *environment_id, struct arena *a)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_RUN_TARGETS,
+			     DB_ARGS(DB_STR(org_id), DB_STR(project_id), DB_STR(org_id),
+				     DB_STR(environment_id)),
+			     a, &rows);
+	if (err != ERR_OK)
+		return err;
+	return rows.n && DB_CELL(&rows, 0, 0)->i && DB_CELL(&rows, 0, 1)->i ? ERR_OK
+									     : ERR_NOT_FOUND;
+}
+
+err_t db_run_record(const char *org_id, const char *run_id, const char *project_id,
+		    const char *environment_id, const char *period, int64_t now,
+		    struct run_result *out)
+{
+	struct arena a = {0};
+	struct db_rows rows;
+	err_t err = db_query(STMT_RUN_LOCK, DB_ARGS(DB_STR(period), DB_STR(org_id)), &a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	const struct plan *plan = NULL;
+	if (err == ERR_OK) {
+		const struct dbv *plan_id = DB_CELL(&rows, 0, 1);
+		plan = db_plan_find(plan_id->s, plan_id->len);
+		if (!plan)
+			err = ERR_INTERNAL;
+	}
+	if (err != ERR_OK)
+		goto out;
+	int64_t balance = DB_CELL(&rows, 0, 0)->i, runs = DB_CELL(&rows, 0, 2)->i;
+	bool overage = runs >= plan->monthly_run_limit;
+	int64_t cost = overage ? plan->overage_credits_per_run : 0;
+	if (cost > balance) {
+		/* a missing project or environment is the better answer: 404 before 402 */
+		err = run_targets_missing(org_id, project_id, environment_id, &a);
+		if (err == ERR_OK)
+			err = ERR_INSUFFICIENT_CREDITS;
+		goto out;
+	}
+	uint64_t n = 0;
+	err = db_exec(STMT_RUN_INSERT,
+		      DB_ARGS(DB_STR(run_id), DB_STR(period), DB_STR(overage ? "overage" : "included"),
+			      DB_INT(cost), DB_INT(now), DB_STR(org_id), DB_STR(project_id),
+			      DB_STR(environment_id)),
+		      &n);
+	if (err == ERR_OK && n != 1)
+		err = ERR_NOT_FOUND;
+	if (err == ERR_OK)
+		err = db_exec(STMT_USAGE_ADD,
+			      DB_ARGS(DB_STR(org_id), DB_STR(period), DB_INT(overage ? 1 : 0)), NULL);
+	if (err == ERR_OK && cost > 0) {
+		err = db_exec(STMT_BALANCE_TAKE, DB_ARGS(DB_INT(cost), DB_STR(org_id), DB_INT(cost)),
+			      &n);
+		if (err == ERR_OK && n != 1)
+			err = ERR_INSUFFICIENT_CREDITS; /* cannot happen behind the row lock */
+		char ledger_id[ID_LEN_MAX + 1];
+		id_new(ledger_id, "led");
+		if (err == ERR_OK)
+			err = db_exec(STMT_LEDGER_INSERT,
+				      DB_ARGS(DB_STR(ledger_id), DB_STR(org_id), DB_INT(now),
+					      DB_INT(-cost), DB_INT(balance - cost),
+					      DB_STR("run_overage"), DB_STR(run_id)),
+				      NULL);
+	}
+	if (err == ERR_OK)
+		*out = (struct run_result){
+			.overage = overage,
+			.credits_charged = cost,
+			.runs = runs + 1,
+			.limit = plan->monthly_run_limit,
+			.credit_balance = balance - cost,
+		};
+out:
+	arena_free(&a);
+	return err;
+}
+
+err_t db_usage_history(const char *org_id, struct arena *a, struct usage_month **out,
+		       size_t *n)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_USAGE_HISTORY, DB_ARGS(DB_STR(org_id)), a, &rows);
+	if (err != ERR_OK)
+		return err;
+	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
+	if (!*out)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < rows.n; i++)
+		(*out)[i] = (struct usage_month){
+			.period = DB_CELL(&rows, i, 0)->s,
+			.runs = DB_CELL(&rows, i, 1)->i,
+			.overage_runs = DB_CELL(&rows, i, 2)->i,
+		};
+	*n = rows.n;
+	return ERR_OK;
+}
+
+err_t db_ledger_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
+		     struct ledger_entry **out, size_t *n)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_LEDGER_PAGE,
+			     DB_ARGS(DB_STR(org_id), DB_STR(org_id), DB_STR(after), DB_STR(after),
+				     DB_INT(limit)),
+			     a, &rows);
+	if (err != ERR_OK)
+		return err;
+	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
+	if (!*out)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < rows.n; i++)
+		(*out)[i] = (struct ledger_entry){
+			.id = DB_CELL(&rows, i, 0)->s,
+			.at = DB_CELL(&rows, i, 1)->s,
+			.delta = DB_CELL(&rows, i, 2)->i,
+			.balance_after = DB_CELL(&rows, i, 3)->i,
+			.reason = DB_CELL(&rows, i, 4)->s,
+			.ref = DB_CELL(&rows, i, 5)->s,
+		};
+	*n = rows.n;
+	return ERR_OK;
+}
+
+err_t db_dashboard(const char *org_id, const char *period, struct arena *a, struct dashboard *d)
+{
+	struct db_rows rows, envs;
+	err_t err = db_query(STMT_DASHBOARD, DB_ARGS(DB_STR(period), DB_STR(org_id)), a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	if (err == ERR_OK)
+		err = db_query(STMT_DASHBOARD_ENVS, DB_ARGS(DB_STR(org_id)), a, &envs);
+	if (err != ERR_OK)
+		return err;
+	const struct dbv *plan_id = DB_CELL(&rows, 0, 2);
+	*d = (struct dashboard){
+		.org_id = DB_CELL(&rows, 0, 0)->s,
+		.org_name = DB_CELL(&rows, 0, 1)->s,
+		.plan = db_plan_find(plan_id->s, plan_id->len),
+		.credit_balance = DB_CELL(&rows, 0, 3)->i,
+		.members = DB_CELL(&rows, 0, 4)->i,
+		.owners = DB_CELL(&rows, 0, 5)->i,
+		.admins = DB_CELL(&rows, 0, 6)->i,
+		.period_runs = DB_CELL(&rows, 0, 7)->i,
+		.pm_brand = DB_CELL(&rows, 0, 8)->s,
+		.pm_last4 = DB_CELL(&rows, 0, 9)->s,
+		.ar_enabled = DB_CELL(&rows, 0, 10)->i != 0,
+		.ar_threshold = DB_CELL(&rows, 0, 11)->i,
+		.ar_recharge = DB_CELL(&rows, 0, 12)->i,
+		.ar_failures = DB_CELL(&rows, 0, 13)->i,
+	};
+	if (!d->plan)
+		return ERR_INTERNAL;
+	d->nenvs = envs.n > 100 ? 100 : envs.n;
+	d->envs_more = envs.n > 100;
+	d->envs = arena_alloc(a, (d->nenvs ? d->nenvs : 1) * sizeof *d->envs);
+	if (!d->envs)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < d->nenvs; i++)
+		d->envs[i] = (struct environment_ref){
+			.id = DB_CELL(&envs, i, 0)->s,
+			.name = DB_CELL(&envs, i, 1)->s,
+			.kind = DB_CELL(&envs, i, 2)->s,
+			.status = DB_CELL(&envs, i, 3)->s,
+		};
+	return ERR_OK;
+}

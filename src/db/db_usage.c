@@ -165,8 +165,8 @@ err_t db_run_record(const char *org_id, const char *run_id, const char *project_
 	if (err == ERR_OK && cost > 0) {
 		err = db_exec(STMT_BALANCE_TAKE, DB_ARGS(DB_INT(cost), DB_STR(org_id), DB_INT(cost)),
 			      &n);
-		if (err == ERR_OK && n != 1)
-			err = ERR_INSUFFICIENT_CREDITS; /* cannot happen behind the row lock */
+		if (err == ERR_OK && n != 1) /* behind the row lock this is a broken invariant, */
+			err = ERR_INTERNAL;  /* never a client's answer to store and replay */
 		char ledger_id[ID_LEN_MAX + 1];
 		id_new(ledger_id, "led");
 		if (err == ERR_OK)

@@ -130,7 +130,9 @@ static err_t run(struct req *r)
 			if (err == ERR_INVALID && !r->err_msg)
 				r->err_msg = r->err_field ? "This field is missing, of the wrong type "
 							    "or out of range."
-							  : "The body is not a valid JSON object.";
+							  : "The body is not a JSON object orgd accepts: valid UTF-8 JSON, "
+							    "no duplicate names or NUL characters, nesting "
+							    "at most 16 deep, integers within 64 bits.";
 			return err;
 		}
 	}

@@ -3,18 +3,18 @@
 -- lower-cased), so a binary collation makes them unique as users see them.
 
 CREATE TABLE users (
-  id            VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id            VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   email         VARCHAR(254) NOT NULL,
   name          VARCHAR(100) NOT NULL,
-  password_hash VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  password_hash VARCHAR(128) CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   created_at    DATETIME     NOT NULL,
   PRIMARY KEY (id),
   UNIQUE KEY users_email (email)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE sessions (
-  id         VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  user_id    VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id         VARCHAR(32) CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  user_id    VARCHAR(32) CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   created_at DATETIME    NOT NULL,
   expires_at DATETIME    NOT NULL,
   revoked_at DATETIME    NULL,

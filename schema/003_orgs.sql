@@ -4,9 +4,9 @@
 -- 1 member, 2 admin, 3 owner.
 
 CREATE TABLE orgs (
-  id             VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id             VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   name           VARCHAR(100) NOT NULL,
-  plan_id        VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT 'free',
+  plan_id        VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL DEFAULT 'free',
   credit_balance BIGINT       NOT NULL DEFAULT 0,
   created_at     DATETIME     NOT NULL,
   PRIMARY KEY (id),
@@ -15,8 +15,8 @@ CREATE TABLE orgs (
 
 CREATE TABLE memberships (
   seq      BIGINT UNSIGNED  NOT NULL AUTO_INCREMENT,
-  org_id   VARCHAR(32)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  user_id  VARCHAR(32)      CHARACTER SET ascii COLLATE ascii_bin NULL,
+  org_id   VARCHAR(32)      CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  user_id  VARCHAR(32)      CHARACTER SET ascii COLLATE ascii_nopad_bin NULL,
   email    VARCHAR(254)     NOT NULL,
   role     TINYINT UNSIGNED NOT NULL,
   status   ENUM('invited', 'active') CHARACTER SET ascii NOT NULL,
@@ -33,8 +33,8 @@ CREATE TABLE memberships (
 
 CREATE TABLE projects (
   seq         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-  id          VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  org_id      VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id          VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  org_id      VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   name        VARCHAR(100)    NOT NULL,
   description VARCHAR(1000)   NOT NULL DEFAULT '',
   created_at  DATETIME        NOT NULL,
@@ -46,8 +46,8 @@ CREATE TABLE projects (
 
 CREATE TABLE environments (
   seq        BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-  id         VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  org_id     VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id         VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  org_id     VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   name       VARCHAR(100)    NOT NULL,
   kind       ENUM('development', 'staging', 'production') CHARACTER SET ascii NOT NULL,
   region     VARCHAR(64)     NOT NULL,
@@ -61,10 +61,10 @@ CREATE TABLE environments (
 
 CREATE TABLE audit_log (
   seq           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-  id            VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  org_id        VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id            VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  org_id        VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   at            DATETIME        NOT NULL,
-  actor_user_id VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NULL,
+  actor_user_id VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NULL,
   action        VARCHAR(64)     CHARACTER SET ascii NOT NULL,
   target        VARCHAR(254)    NOT NULL,
   detail        VARCHAR(1000)   NOT NULL DEFAULT '',

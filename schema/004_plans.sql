@@ -2,7 +2,7 @@
 -- organization's plan bound to it.
 
 CREATE TABLE plans (
-  id                      VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id                      VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   name                    VARCHAR(100) NOT NULL,
   monthly_run_limit       BIGINT       NOT NULL,
   price_cents             BIGINT       NOT NULL,

@@ -4,7 +4,7 @@
 -- every change of one is a row of the other, in the same transaction.
 
 CREATE TABLE usage_months (
-  org_id       VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  org_id       VARCHAR(32) CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   period       CHAR(7)     CHARACTER SET ascii NOT NULL,   -- 'YYYY-MM', UTC
   runs         BIGINT      NOT NULL DEFAULT 0,
   overage_runs BIGINT      NOT NULL DEFAULT 0,
@@ -14,10 +14,10 @@ CREATE TABLE usage_months (
 
 CREATE TABLE runs (
   seq             BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-  id              VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  org_id          VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  project_id      VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  environment_id  VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id              VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  org_id          VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  project_id      VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  environment_id  VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   period          CHAR(7)         CHARACTER SET ascii NOT NULL,
   counted_as      ENUM('included', 'overage') CHARACTER SET ascii NOT NULL,
   credits_charged BIGINT          NOT NULL,
@@ -30,14 +30,14 @@ CREATE TABLE runs (
 
 CREATE TABLE ledger (
   seq           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-  id            VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  org_id        VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  id            VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  org_id        VARCHAR(32)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   at            DATETIME        NOT NULL,
   delta         BIGINT          NOT NULL,
   balance_after BIGINT          NOT NULL,
   reason        ENUM('purchase', 'auto_recharge', 'run_overage', 'adjustment')
                 CHARACTER SET ascii NOT NULL,
-  ref           VARCHAR(64)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
+  ref           VARCHAR(64)     CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL DEFAULT '',
   PRIMARY KEY (seq),
   UNIQUE KEY ledger_id (id),
   KEY ledger_org (org_id, seq),
@@ -48,8 +48,8 @@ CREATE TABLE ledger (
 -- One row per (organization, Idempotency-Key): the request's digest and the
 -- first answer, written in the transaction of the effect it guards.
 CREATE TABLE idempotency_keys (
-  org_id       VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  idem_key     VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  org_id       VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  idem_key     VARCHAR(255) CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   request_hash BINARY(32)   NOT NULL,
   status       SMALLINT     NOT NULL,
   response     MEDIUMTEXT   NOT NULL,
@@ -61,9 +61,9 @@ CREATE TABLE idempotency_keys (
 
 -- Billing settings; the payment method arrives with the payments work.
 CREATE TABLE org_billing (
-  org_id              VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  customer_id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
-  pm_id               VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  org_id              VARCHAR(32) CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  customer_id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_nopad_bin NULL,
+  pm_id               VARCHAR(64) CHARACTER SET ascii COLLATE ascii_nopad_bin NULL,
   pm_brand            VARCHAR(32) NULL,
   pm_last4            CHAR(4)     CHARACTER SET ascii NULL,
   ar_enabled          TINYINT(1)  NOT NULL DEFAULT 0,

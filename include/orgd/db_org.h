@@ -79,13 +79,13 @@ err_t db_member_add(const char *org_id, const char *actor, const char *email, en
 		    int64_t now, struct arena *a, struct member *out);
 /*
  * Change user_id's role, holding the organization's owner rows locked: only
- * an owner (actor_is_owner) may touch an owner or make one (ERR_FORBIDDEN);
- * the last owner cannot be demoted (ERR_CONFLICT). Audited.
+ * an actor who is an owner in those rows may touch an owner or make one
+ * (ERR_FORBIDDEN, themself included); the last owner cannot be demoted
+ * (ERR_CONFLICT). Audited.
  */
-err_t db_member_set_role(const char *org_id, const char *actor, bool actor_is_owner,
-			 const char *user_id, enum role role, int64_t now);
+err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id,
+			 enum role role, int64_t now);
 /* Remove user_id (or let them leave, actor == user_id) under the same owner rules. */
-err_t db_member_remove(const char *org_id, const char *actor, bool actor_is_owner,
-		       const char *user_id, int64_t now);
+err_t db_member_remove(const char *org_id, const char *actor, const char *user_id, int64_t now);
 
 #endif

@@ -92,6 +92,13 @@ void http_respond(struct req *r);
 void http_finish(struct req *r);
 
 /*
+ * Percent-decode s[0..n) into out (cap bytes, NUL-terminated), '+' as a space
+ * if asked. Returns the decoded length, or -1 for a bad escape, a NUL, or
+ * an out too small.
+ */
+long http_unescape(const char *s, size_t n, char *out, size_t cap, bool plus_is_space);
+
+/*
  * The percent-decoded value of query parameter name, in arena memory.
  * Returns 1 with *value set, 0 if absent, -1 if malformed (bad escape, NUL).
  */

@@ -111,8 +111,7 @@ err_t api_member_update(struct req *r)
 	err_t err = parse_role(r, &in->role, &role);
 	if (err == ERR_OK)
 		err = owner_rule(r, db_member_set_role(r->caller.org_id, r->caller.user_id,
-						       r->caller.role == ROLE_OWNER, r->path_id,
-						       role, clock_now()));
+						       r->path_id, role, clock_now()));
 	struct member m;
 	if (err == ERR_OK)
 		err = db_member_get(r->caller.org_id, r->path_id, &r->arena, &m);
@@ -124,8 +123,7 @@ err_t api_member_update(struct req *r)
 err_t api_member_remove(struct req *r)
 {
 	err_t err = owner_rule(r, db_member_remove(r->caller.org_id, r->caller.user_id,
-						   r->caller.role == ROLE_OWNER, r->path_id,
-						   clock_now()));
+						   r->path_id, clock_now()));
 	if (err == ERR_OK)
 		r->status = 204;
 	return err;

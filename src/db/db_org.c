@@ -231,7 +231,7 @@ err_t db_member_add(const char *org_id, const char *actor, const char *email, en
 
 struct member_change {
 	const char *org_id, *actor, *user_id;
-	bool actor_is_owner, remove;
+	bool remove;
 	enum role role;
 	int64_t now;
 	struct arena *a;
@@ -239,7 +239,9 @@ struct member_change {
 
 /*
  * The owner rules, decided with the organization's owner rows and the
- * target's row locked, so two owners demoting each other at once leave one.
+ * target's row locked, and with the actor's ownership as those rows say now
+ * (not as it was when the request was authenticated): two owners demoting
+ * each other at once leave one, and the later is refused as a non-owner.
  */
 static err_t member_change_tx(void *arg)
 {
@@ -253,13 +255,16 @@ static err_t member_change_tx(void *arg)
 		return err;
 	if (target.n == 0)
 		return ERR_NOT_FOUND;
+	bool actor_is_owner = false;
+	for (size_t i = 0; i < owners.n; i++)
+		actor_is_owner |= strcmp(DB_CELL(&owners, i, 0)->s, c->actor) == 0;
 	enum role old = role_of(DB_CELL(&target, 0, 0));
-	bool self = strcmp(c->actor, c->user_id) == 0;
-	if (!c->actor_is_owner && !self && (old == ROLE_OWNER || c->role == ROLE_OWNER))
-		return ERR_FORBIDDEN;
+	if (!actor_is_owner && (old == ROLE_OWNER || c->role == ROLE_OWNER))
+		return ERR_FORBIDDEN; /* only an owner touches an owner or makes one */
 	bool loses_owner = old == ROLE_OWNER && (c->remove || c->role != ROLE_OWNER);
 	if (loses_owner && owners.n <= 1)
 		return ERR_CONFLICT;
+	bool self = strcmp(c->actor, c->user_id) == 0;
 	const char *action;
 	const char *detail;
 	if (c->remove) {
@@ -279,21 +284,20 @@ static err_t member_change_tx(void *arg)
 	return db_audit_add(c->org_id, c->actor, action, c->user_id, detail ? detail : "", c->now);
 }
 
-err_t db_member_set_role(const char *org_id, const char *actor, bool actor_is_owner,
-			 const char *user_id, enum role role, int64_t now)
+err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id,
+			 enum role role, int64_t now)
 {
 	struct arena a = {0};
-	struct member_change c = {org_id, actor, user_id, actor_is_owner, false, role, now, &a};
+	struct member_change c = {org_id, actor, user_id, false, role, now, &a};
 	err_t err = db_tx(member_change_tx, &c);
 	arena_free(&a);
 	return err;
 }
 
-err_t db_member_remove(const char *org_id, const char *actor, bool actor_is_owner,
-		       const char *user_id, int64_t now)
+err_t db_member_remove(const char *org_id, const char *actor, const char *user_id, int64_t now)
 {
 	struct arena a = {0};
-	struct member_change c = {org_id, actor, user_id, actor_is_owner, true, ROLE_NONE, now, &a};
+	struct member_change c = {org_id, actor, user_id, true, ROLE_NONE, now, &a};
 	err_t err = db_tx(member_change_tx, &c);
 	arena_free(&a);
 	return err;

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "orgd/id.h"
 #include "orgd/log.h"
 #include "orgd/route.h"
 #include "orgd/session.h"
@@ -32,8 +33,19 @@ static handler_fn const authenticate[AUTH__MAX] = {
 };
 
 /*
- * Does path match pattern? "{id}" matches one non-empty segment, copied into
- * id (an overlong one still matches: it names nothing, so it becomes a 404).
+ * The raw segment s[0..n) percent-decoded into id, if it decodes to one of
+ * our ids (id.h): anything else (a '/', a NUL, a space, another shape) names
+ * nothing, and the route answers 404 without asking the database.
+ */
+static bool id_decode(const char *s, size_t n, char id[ID_MAX + 1])
+{
+	long len = http_unescape(s, n, id, ID_MAX + 1, false);
+	return len > 0 && id_valid(id, (size_t)len);
+}
+
+/*
+ * Does the raw path match pattern? "{id}" matches one non-empty segment,
+ * decoded into id; *id_ok says whether it is shaped like an id at all.
  */
 static bool path_match(const char *pattern, const char *path, char id[ID_MAX + 1], bool *id_ok)
 {
@@ -42,11 +54,7 @@ static bool path_match(const char *pattern, const char *path, char id[ID_MAX + 1
 			size_t n = strcspn(path, "/");
 			if (n == 0)
 				return false;
-			*id_ok = n <= ID_MAX;
-			if (*id_ok) {
-				memcpy(id, path, n);
-				id[n] = '\0';
-			}
+			*id_ok = id_decode(path, n, id);
 			pattern += 4;
 			path += n;
 			continue;

@@ -137,21 +137,23 @@ int http_accept(struct req *r)
 		return -1;
 	}
 	FCGX_ParamArray env = fr->envp;
-	const char *uri = FCGX_GetParam("DOCUMENT_URI", env);
+	/*
+	 * Route on the raw REQUEST_URI, never on nginx's decoded and normalised
+	 * DOCUMENT_URI: there "/projects/..%2Fmembers" would become "/members".
+	 * Only the {id} segment is decoded, by the dispatcher.
+	 */
+	const char *uri = FCGX_GetParam("REQUEST_URI", env);
 	const char *query = FCGX_GetParam("QUERY_STRING", env);
 	r->method = parse_method(FCGX_GetParam("REQUEST_METHOD", env));
-	r->path = uri ? uri : "";
+	r->path = "";
 	r->query = query ? query : "";
-	if (!uri) { /* no DOCUMENT_URI: take REQUEST_URI up to its query string */
-		const char *ru = FCGX_GetParam("REQUEST_URI", env);
-		if (ru) {
-			size_t n = strcspn(ru, "?");
-			r->path = arena_strndup(&r->arena, ru, n);
-			if (!query && ru[n])
-				r->query = ru + n + 1;
-		}
+	if (uri) {
+		size_t n = strcspn(uri, "?");
+		r->path = arena_strndup(&r->arena, uri, n);
 		if (!r->path)
 			r->path = "";
+		if (!query && uri[n])
+			r->query = uri + n + 1;
 	}
 	r->content_type = FCGX_GetParam("CONTENT_TYPE", env);
 	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
@@ -257,6 +259,27 @@ static int hexval(char c)
 	return -1;
 }
 
+long http_unescape(const char *s, size_t n, char *out, size_t cap, bool plus_is_space)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+				return -1;
+			c = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+			i += 2;
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		}
+		if (c == '\0' || o + 1 >= cap)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
 int http_query(struct req *r, const char *name, const char **value)
 {
 	size_t nlen = strlen(name);
@@ -264,28 +287,10 @@ int http_query(struct req *r, const char *name, const char **value)
 	for (const char *p = r->query; *p;) {
 		size_t seg = strcspn(p, "&");
 		if (seg > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-			const char *v = p + nlen + 1;
 			size_t vlen = seg - nlen - 1;
 			char *out = arena_alloc(&r->arena, vlen + 1);
-			if (!out)
+			if (!out || http_unescape(p + nlen + 1, vlen, out, vlen + 1, true) < 0)
 				return -1;
-			size_t o = 0;
-			for (size_t i = 0; i < vlen; i++) {
-				char c = v[i];
-				if (c == '%') {
-					if (i + 2 >= vlen || hexval(v[i + 1]) < 0 ||
-					    hexval(v[i + 2]) < 0)
-						return -1;
-					c = (char)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
-					i += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				if (c == '\0')
-					return -1;
-				out[o++] = c;
-			}
-			out[o] = '\0';
 			*value = out;
 			return 1;
 		}

@@ -64,6 +64,22 @@ err_t db_exec(enum stmt st, const struct dbv *in, size_t nin, uint64_t *affected
 /* Run st and copy every row into a; rows->n == 0 when there is none. */
 err_t db_query(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,
 	       struct db_rows *rows);
+/* Fills one item (a caller's struct) from row i of rows. */
+typedef void (*db_row_fn)(const struct db_rows *rows, size_t i, void *item);
+
+/* Convert every row with conv into an arena array of items of size bytes. */
+err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struct arena *a,
+		  void **items);
+
+/*
+ * Run a page statement, whose parameters are (owner, owner, after, after,
+ * limit): rows of one owner (organization or user) after the row named
+ * `after` ("": from the start; a name that matches nothing: an empty page).
+ * The rows are converted as db_rows_map() does; *n is their count.
+ */
+err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit,
+	      struct arena *a, size_t size, db_row_fn conv, void **items, size_t *n);
+
 /* The AUTO_INCREMENT id of the last insert on this connection. */
 uint64_t db_last_id(void);
 

@@ -3,6 +3,7 @@
  * and Ed25519 signing and verifying through OpenSSL's EVP (see keyring.h).
  */
 #include "orgd/keyring.h"
+#include "orgd/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -306,7 +307,8 @@ static err_t list_pems(const char *dir, char ***names, size_t *count)
 	*count = 0;
 	DIR *d = opendir(dir);
 	if (!d) {
-		fprintf(stderr, "orgd: keyring: %s: %s\n", dir, strerror(errno));
+		log_error("msg=\"key ring: cannot read the directory\" dir=%s error=\"%s\"", dir,
+			  strerror(errno));
 		return ERR_INTERNAL;
 	}
 	char **v = NULL;
@@ -334,7 +336,7 @@ static err_t list_pems(const char *dir, char ***names, size_t *count)
 	}
 	closedir(d);
 	if (err) {
-		fprintf(stderr, "orgd: keyring: %s: out of memory\n", dir);
+		log_error("msg=\"key ring: out of memory\" dir=%s", dir);
 		while (n)
 			free(v[--n]);
 		free(v);
@@ -361,27 +363,25 @@ err_t keyring_load(const char *dir, struct keyring **out)
 		char path[PATH_MAX];
 		int pn = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
 		if (pn < 0 || (size_t)pn >= sizeof path) {
-			fprintf(stderr, "orgd: keyring: %s/%s: path too long, skipped\n", dir,
-				names[i]);
+			log_warn("msg=\"key ring: path too long, skipped\" dir=%s file=%s", dir, names[i]);
 			continue;
 		}
 		char *data;
 		size_t len;
 		int e = read_file(path, &data, &len);
 		if (e) {
-			fprintf(stderr, "orgd: keyring: %s: %s, skipped\n", path,
-				e == EISDIR ? "not a regular file" : strerror(e));
+			log_warn("msg=\"key ring: unreadable, skipped\" file=%s error=\"%s\"", path,
+				 e == EISDIR ? "not a regular file" : strerror(e));
 			continue;
 		}
 		err_t ae = keyring_add_pem(r, data, len);
 		OPENSSL_cleanse(data, KEYRING_PEM_MAX);
 		free(data);
 		if (ae == ERR_INVALID) {
-			fprintf(stderr, "orgd: keyring: %s: not an Ed25519 PEM key, skipped\n",
-				path);
+			log_warn("msg=\"key ring: not an Ed25519 PEM key, skipped\" file=%s", path);
 		} else if (ae) {
-			fprintf(stderr, "orgd: keyring: %s: more than %d keys, or out of memory\n",
-				path, KEYRING_MAX);
+			log_error("msg=\"key ring: more than %d keys, or out of memory\" file=%s",
+				  KEYRING_MAX, path);
 			err = ae;
 		}
 	}
@@ -389,7 +389,7 @@ err_t keyring_load(const char *dir, struct keyring **out)
 		free(names[i]);
 	free(names);
 	if (!err && !r->signer) {
-		fprintf(stderr, "orgd: keyring: %s: no Ed25519 private key (*.pem)\n", dir);
+		log_error("msg=\"key ring: no Ed25519 private key (*.pem)\" dir=%s", dir);
 		err = ERR_INTERNAL;
 	}
 	if (err) {

@@ -296,6 +296,32 @@ err_t db_query(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,
 	return a->oom ? ERR_INTERNAL : ERR_OK;
 }
 
+err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struct arena *a,
+		  void **items)
+{
+	char *out = arena_alloc(a, (rows->n ? rows->n : 1) * size);
+	if (!out)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < rows->n; i++)
+		conv(rows, i, out + i * size);
+	*items = out;
+	return ERR_OK;
+}
+
+err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit,
+	      struct arena *a, size_t size, db_row_fn conv, void **items, size_t *n)
+{
+	struct db_rows rows;
+	err_t err = db_query(st,
+			     DB_ARGS(DB_STR(owner), DB_STR(owner), DB_STR(after), DB_STR(after),
+				     DB_INT(limit)),
+			     a, &rows);
+	if (err == ERR_OK)
+		err = db_rows_map(&rows, size, conv, a, items);
+	*n = err == ERR_OK ? rows.n : 0;
+	return err;
+}
+
 err_t db_ping(void)
 {
 	struct arena a = {0};

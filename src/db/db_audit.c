@@ -18,28 +18,24 @@ err_t db_audit_add(const char *org_id, const char *actor, const char *action,
 		       NULL);
 }
 
+static void audit_row(const struct db_rows *rows, size_t i, void *item)
+{
+	*(struct audit_entry *)item = (struct audit_entry){
+		.id = DB_CELL(rows, i, 0)->s,
+		.at = DB_CELL(rows, i, 1)->s,
+		.actor_user_id = DB_CELL(rows, i, 2)->s,
+		.action = DB_CELL(rows, i, 3)->s,
+		.target = DB_CELL(rows, i, 4)->s,
+		.detail = DB_CELL(rows, i, 5)->s,
+	};
+}
+
 err_t db_audit_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
 		    struct audit_entry **out, size_t *n)
 {
-	struct db_rows rows;
-	err_t err = db_query(STMT_AUDIT_PAGE,
-			     DB_ARGS(DB_STR(org_id), DB_STR(org_id), DB_STR(after), DB_STR(after),
-				     DB_INT(limit)),
-			     a, &rows);
-	if (err != ERR_OK)
-		return err;
-	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
-	if (!*out)
-		return ERR_INTERNAL;
-	for (size_t i = 0; i < rows.n; i++)
-		(*out)[i] = (struct audit_entry){
-			.id = DB_CELL(&rows, i, 0)->s,
-			.at = DB_CELL(&rows, i, 1)->s,
-			.actor_user_id = DB_CELL(&rows, i, 2)->s,
-			.action = DB_CELL(&rows, i, 3)->s,
-			.target = DB_CELL(&rows, i, 4)->s,
-			.detail = DB_CELL(&rows, i, 5)->s,
-		};
-	*n = rows.n;
-	return ERR_OK;
+	void *items;
+	err_t err = db_page(STMT_AUDIT_PAGE, org_id, after, limit, a, sizeof **out, audit_row,
+			    &items, n);
+	*out = items;
+	return err;
 }

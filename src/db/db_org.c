@@ -16,8 +16,9 @@ static enum role role_of(const struct dbv *v)
 								      : ROLE_NONE;
 }
 
-static void org_ref_row(const struct db_rows *rows, size_t i, struct org_ref *o)
+static void org_ref_row(const struct db_rows *rows, size_t i, void *item)
 {
+	struct org_ref *o = item;
 	o->id = DB_CELL(rows, i, 0)->s;
 	o->name = DB_CELL(rows, i, 1)->s;
 	o->role = role_of(DB_CELL(rows, i, 2));
@@ -27,17 +28,14 @@ err_t db_org_list_for_user(const char *user_id, size_t max, struct arena *a,
 			   struct org_ref **out, size_t *n)
 {
 	struct db_rows rows;
+	void *items = NULL;
 	err_t err = db_query(STMT_ORG_LIST_FOR_USER, DB_ARGS(DB_STR(user_id), DB_INT((int64_t)max)),
 			     a, &rows);
-	if (err != ERR_OK)
-		return err;
-	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
-	if (!*out)
-		return ERR_INTERNAL;
-	for (size_t i = 0; i < rows.n; i++)
-		org_ref_row(&rows, i, &(*out)[i]);
-	*n = rows.n;
-	return ERR_OK;
+	if (err == ERR_OK)
+		err = db_rows_map(&rows, sizeof **out, org_ref_row, a, &items);
+	*out = items;
+	*n = err == ERR_OK ? rows.n : 0;
+	return err;
 }
 
 err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a,
@@ -128,25 +126,16 @@ err_t db_org_rename(const char *org_id, const char *actor, const char *name, int
 err_t db_orgs_page(const char *user_id, const char *after, int64_t limit, struct arena *a,
 		   struct org_ref **out, size_t *n)
 {
-	struct db_rows rows;
-	err_t err = db_query(STMT_ORGS_PAGE,
-			     DB_ARGS(DB_STR(user_id), DB_STR(user_id), DB_STR(after), DB_STR(after),
-				     DB_INT(limit)),
-			     a, &rows);
-	if (err != ERR_OK)
-		return err;
-	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
-	if (!*out)
-		return ERR_INTERNAL;
-	for (size_t i = 0; i < rows.n; i++)
-		org_ref_row(&rows, i, &(*out)[i]);
-	*n = rows.n;
-	return ERR_OK;
+	void *items;
+	err_t err = db_page(STMT_ORGS_PAGE, user_id, after, limit, a, sizeof **out, org_ref_row,
+			    &items, n);
+	*out = items;
+	return err;
 }
 
-static void member_row(const struct db_rows *rows, size_t i, struct member *m)
+static void member_row(const struct db_rows *rows, size_t i, void *item)
 {
-	*m = (struct member){
+	*(struct member *)item = (struct member){
 		.user_id = DB_CELL(rows, i, 0)->s,
 		.email = DB_CELL(rows, i, 1)->s,
 		.name = DB_CELL(rows, i, 2)->s,
@@ -159,20 +148,11 @@ static void member_row(const struct db_rows *rows, size_t i, struct member *m)
 err_t db_members_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
 		      struct member **out, size_t *n)
 {
-	struct db_rows rows;
-	err_t err = db_query(STMT_MEMBERS_PAGE,
-			     DB_ARGS(DB_STR(org_id), DB_STR(org_id), DB_STR(after), DB_STR(after),
-				     DB_STR(after), DB_INT(limit)),
-			     a, &rows);
-	if (err != ERR_OK)
-		return err;
-	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
-	if (!*out)
-		return ERR_INTERNAL;
-	for (size_t i = 0; i < rows.n; i++)
-		member_row(&rows, i, &(*out)[i]);
-	*n = rows.n;
-	return ERR_OK;
+	void *items;
+	err_t err = db_page(STMT_MEMBERS_PAGE, org_id, after, limit, a, sizeof **out, member_row,
+			    &items, n);
+	*out = items;
+	return err;
 }
 
 err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, struct member *out)

@@ -8,9 +8,9 @@
 
 #define OPT_STR(s) ((s) ? DB_STR(s) : DB_NULL)
 
-static void project_row(const struct db_rows *rows, size_t i, struct project *p)
+static void project_row(const struct db_rows *rows, size_t i, void *item)
 {
-	*p = (struct project){
+	*(struct project *)item = (struct project){
 		.id = DB_CELL(rows, i, 0)->s,
 		.name = DB_CELL(rows, i, 1)->s,
 		.description = DB_CELL(rows, i, 2)->s,
@@ -18,9 +18,9 @@ static void project_row(const struct db_rows *rows, size_t i, struct project *p)
 	};
 }
 
-static void env_row(const struct db_rows *rows, size_t i, struct environment *e)
+static void env_row(const struct db_rows *rows, size_t i, void *item)
 {
-	*e = (struct environment){
+	*(struct environment *)item = (struct environment){
 		.id = DB_CELL(rows, i, 0)->s,
 		.name = DB_CELL(rows, i, 1)->s,
 		.kind = DB_CELL(rows, i, 2)->s,
@@ -30,43 +30,14 @@ static void env_row(const struct db_rows *rows, size_t i, struct environment *e)
 	};
 }
 
-/* Run a page query (org, org, after, after, limit) and convert each row with conv. */
-static err_t page(enum stmt st, const char *org_id, const char *after, int64_t limit,
-		  struct arena *a, size_t size, void (*conv)(const struct db_rows *, size_t, void *),
-		  void **out, size_t *n)
-{
-	struct db_rows rows;
-	err_t err = db_query(st,
-			     DB_ARGS(DB_STR(org_id), DB_STR(org_id), DB_STR(after), DB_STR(after),
-				     DB_INT(limit)),
-			     a, &rows);
-	if (err != ERR_OK)
-		return err;
-	char *items = arena_alloc(a, (rows.n ? rows.n : 1) * size);
-	if (!items)
-		return ERR_INTERNAL;
-	for (size_t i = 0; i < rows.n; i++)
-		conv(&rows, i, items + i * size);
-	*out = items;
-	*n = rows.n;
-	return ERR_OK;
-}
-
-static void project_conv(const struct db_rows *rows, size_t i, void *p)
-{
-	project_row(rows, i, p);
-}
-
-static void env_conv(const struct db_rows *rows, size_t i, void *e)
-{
-	env_row(rows, i, e);
-}
-
 err_t db_projects_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
 		       struct project **out, size_t *n)
 {
-	return page(STMT_PROJECTS_PAGE, org_id, after, limit, a, sizeof **out, project_conv,
-		    (void **)out, n);
+	void *items;
+	err_t err = db_page(STMT_PROJECTS_PAGE, org_id, after, limit, a, sizeof **out, project_row,
+			    &items, n);
+	*out = items;
+	return err;
 }
 
 err_t db_project_get(const char *org_id, const char *id, struct arena *a, struct project *out)
@@ -107,8 +78,11 @@ err_t db_project_delete(const char *org_id, const char *id)
 err_t db_envs_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
 		   struct environment **out, size_t *n)
 {
-	return page(STMT_ENVS_PAGE, org_id, after, limit, a, sizeof **out, env_conv,
-		    (void **)out, n);
+	void *items;
+	err_t err = db_page(STMT_ENVS_PAGE, org_id, after, limit, a, sizeof **out, env_row, &items,
+			    n);
+	*out = items;
+	return err;
 }
 
 err_t db_env_get(const char *org_id, const char *id, struct arena *a, struct environment *out)

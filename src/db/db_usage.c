@@ -189,50 +189,48 @@ out:
 	return err;
 }
 
+static void month_row(const struct db_rows *rows, size_t i, void *item)
+{
+	*(struct usage_month *)item = (struct usage_month){
+		.period = DB_CELL(rows, i, 0)->s,
+		.runs = DB_CELL(rows, i, 1)->i,
+		.overage_runs = DB_CELL(rows, i, 2)->i,
+	};
+}
+
 err_t db_usage_history(const char *org_id, struct arena *a, struct usage_month **out,
 		       size_t *n)
 {
 	struct db_rows rows;
+	void *items = NULL;
 	err_t err = db_query(STMT_USAGE_HISTORY, DB_ARGS(DB_STR(org_id)), a, &rows);
-	if (err != ERR_OK)
-		return err;
-	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
-	if (!*out)
-		return ERR_INTERNAL;
-	for (size_t i = 0; i < rows.n; i++)
-		(*out)[i] = (struct usage_month){
-			.period = DB_CELL(&rows, i, 0)->s,
-			.runs = DB_CELL(&rows, i, 1)->i,
-			.overage_runs = DB_CELL(&rows, i, 2)->i,
-		};
-	*n = rows.n;
-	return ERR_OK;
+	if (err == ERR_OK)
+		err = db_rows_map(&rows, sizeof **out, month_row, a, &items);
+	*out = items;
+	*n = err == ERR_OK ? rows.n : 0;
+	return err;
+}
+
+static void ledger_row(const struct db_rows *rows, size_t i, void *item)
+{
+	*(struct ledger_entry *)item = (struct ledger_entry){
+		.id = DB_CELL(rows, i, 0)->s,
+		.at = DB_CELL(rows, i, 1)->s,
+		.delta = DB_CELL(rows, i, 2)->i,
+		.balance_after = DB_CELL(rows, i, 3)->i,
+		.reason = DB_CELL(rows, i, 4)->s,
+		.ref = DB_CELL(rows, i, 5)->s,
+	};
 }
 
 err_t db_ledger_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
 		     struct ledger_entry **out, size_t *n)
 {
-	struct db_rows rows;
-	err_t err = db_query(STMT_LEDGER_PAGE,
-			     DB_ARGS(DB_STR(org_id), DB_STR(org_id), DB_STR(after), DB_STR(after),
-				     DB_INT(limit)),
-			     a, &rows);
-	if (err != ERR_OK)
-		return err;
-	*out = arena_alloc(a, (rows.n ? rows.n : 1) * sizeof **out);
-	if (!*out)
-		return ERR_INTERNAL;
-	for (size_t i = 0; i < rows.n; i++)
-		(*out)[i] = (struct ledger_entry){
-			.id = DB_CELL(&rows, i, 0)->s,
-			.at = DB_CELL(&rows, i, 1)->s,
-			.delta = DB_CELL(&rows, i, 2)->i,
-			.balance_after = DB_CELL(&rows, i, 3)->i,
-			.reason = DB_CELL(&rows, i, 4)->s,
-			.ref = DB_CELL(&rows, i, 5)->s,
-		};
-	*n = rows.n;
-	return ERR_OK;
+	void *items;
+	err_t err = db_page(STMT_LEDGER_PAGE, org_id, after, limit, a, sizeof **out, ledger_row,
+			    &items, n);
+	*out = items;
+	return err;
 }
 
 err_t db_dashboard(const char *org_id, const char *period, struct arena *a, struct dashboard *d)

@@ -68,7 +68,7 @@ const char *const sql_text[STMT__MAX] = {
 		"SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339("m.added_at")
 		" FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
 		" WHERE m.org_id = ? AND m.seq > COALESCE("
-		"  (SELECT c.seq FROM memberships c WHERE c.org_id = ? AND (c.user_id = ? OR c.email = ?)),"
+		"  (SELECT c.seq FROM memberships c WHERE c.org_id = ? AND ? IN (c.user_id, c.email)),"
 		"  CASE WHEN ? = '' THEN 0 END)"
 		" ORDER BY m.seq LIMIT ?",
 	[STMT_MEMBER_GET] =

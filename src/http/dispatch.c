@@ -55,6 +55,8 @@ static bool path_match(const char *pattern, const char *path, char id[ID_MAX + 1
 			if (n == 0)
 				return false;
 			*id_ok = id_decode(path, n, id);
+			if (!*id_ok)
+				id[0] = '\0'; /* names nothing, not even the caller (ALLOW_SELF) */
 			pattern += 4;
 			path += n;
 			continue;

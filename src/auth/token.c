@@ -16,15 +16,15 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "orgd/b64url.h"
+#include "orgd/digest.h"
 #include "orgd/json.h"
 
 /* ---- the cache ------------------------------------------------------------ */
 
 struct cache_entry {
-	unsigned char digest[32];
+	unsigned char digest[DIGEST_LEN];
 	unsigned char pub[KEYRING_PUB_LEN];
 	int64_t exp;
 	bool used;
@@ -44,12 +44,12 @@ uint64_t token_cache_hits(void)
 	return cache_hits;
 }
 
-static struct cache_entry *cache_slot(const unsigned char digest[32])
+static struct cache_entry *cache_slot(const unsigned char digest[DIGEST_LEN])
 {
 	return &cache[digest[0] % TOKEN_CACHE_SIZE];
 }
 
-static bool cache_hit(const unsigned char digest[32], const struct keyring_key *k, int64_t now)
+static bool cache_hit(const unsigned char digest[DIGEST_LEN], const struct keyring_key *k, int64_t now)
 {
 	struct cache_entry *e = cache_slot(digest);
 	if (!e->used)
@@ -62,7 +62,7 @@ static bool cache_hit(const unsigned char digest[32], const struct keyring_key *
 	       CRYPTO_memcmp(e->pub, keyring_pub(k), sizeof e->pub) == 0;
 }
 
-static void cache_put(const unsigned char digest[32], const struct keyring_key *k, int64_t exp)
+static void cache_put(const unsigned char digest[DIGEST_LEN], const struct keyring_key *k, int64_t exp)
 {
 	struct cache_entry *e = cache_slot(digest);
 	memcpy(e->digest, digest, sizeof e->digest);
@@ -308,10 +308,9 @@ static err_t verify(const struct keyring *r, const struct token_cfg *cfg, const 
 	/* 5. the signature over "header.payload", unless this exact token verified before */
 	if (siglen != KEYRING_SIG_LEN)
 		return ERR_UNAUTHENTICATED;
-	unsigned char digest[32];
-	unsigned int dlen = 0;
-	if (EVP_Digest(tok, len, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != sizeof digest)
-		return ERR_INTERNAL;
+	unsigned char digest[DIGEST_LEN];
+	const void *part = tok;
+	digest_sha256(&part, &len, 1, digest);
 	bool hit = cache_hit(digest, k, now);
 	if (hit) {
 		cache_hits++;

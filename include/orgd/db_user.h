@@ -24,19 +24,22 @@ err_t db_user_signup(const char *id, const char *email, const char *name, const 
 		     int64_t now);
 /* The user with this (normalised) email, or ERR_NOT_FOUND. */
 err_t db_user_by_email(const char *email, struct arena *a, struct user *u);
-/* The user with this id, or ERR_NOT_FOUND. */
-err_t db_user_by_id(const char *id, struct arena *a, struct user *u);
 
 /* Record a new session of user_id lasting until exp. */
 err_t db_session_create(const char *sid, const char *user_id, int64_t now, int64_t exp);
+/* What the authentication query learns of the caller besides "the session is live". */
+struct session_user {
+	enum role role;          /* the active membership in org_id now; ROLE_NONE if none */
+	const char *email, *name; /* the user's */
+};
+
 /*
  * One round trip for every authenticated request: ERR_OK if sid is a live
  * session of user_id and the user exists (else ERR_UNAUTHENTICATED), with
- * *role the user's active membership in org_id now (ROLE_NONE if none or
- * org_id is "").
+ * the user's email and name and their role in org_id (org_id may be "").
  */
 err_t db_session_member(const char *sid, const char *user_id, const char *org_id,
-			struct arena *a, enum role *role);
+			struct arena *a, struct session_user *out);
 /* Revoke sid (idempotent). */
 err_t db_session_revoke(const char *sid, int64_t now);
 

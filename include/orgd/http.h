@@ -29,6 +29,7 @@ struct caller {
 	char org_id[ID_MAX + 1]; /* "" when the token has no active organization */
 	enum role role;          /* the membership in org_id as it stands in the database */
 	int64_t exp;             /* the token's expiry */
+	const char *email, *name; /* the user's, as the database has them (arena memory) */
 };
 
 struct route;

@@ -59,9 +59,15 @@ err_t session_authenticate(struct req *r)
 	err_t err = verify(r);
 	if (err != ERR_OK)
 		return err;
-	const struct caller *who = &r->caller;
-	return db_session_member(who->session_id, who->user_id, who->org_id, &r->arena,
-				 &r->caller.role);
+	struct caller *who = &r->caller;
+	struct session_user su;
+	err = db_session_member(who->session_id, who->user_id, who->org_id, &r->arena, &su);
+	if (err == ERR_OK) {
+		who->role = su.role;
+		who->email = su.email;
+		who->name = su.name;
+	}
+	return err;
 }
 
 err_t session_authenticate_org(struct req *r)

@@ -29,10 +29,10 @@ err_t db_user_signup(const char *id, const char *email, const char *name, const 
 	return db_tx(signup_tx, &s);
 }
 
-static err_t user_row(enum stmt st, const char *key, struct arena *a, struct user *u)
+err_t db_user_by_email(const char *email, struct arena *a, struct user *u)
 {
 	struct db_rows rows;
-	err_t err = db_query(st, DB_ARGS(DB_STR(key)), a, &rows);
+	err_t err = db_query(STMT_USER_BY_EMAIL, DB_ARGS(DB_STR(email)), a, &rows);
 	if (err != ERR_OK)
 		return err;
 	if (rows.n == 0)
@@ -46,16 +46,6 @@ static err_t user_row(enum stmt st, const char *key, struct arena *a, struct use
 	return ERR_OK;
 }
 
-err_t db_user_by_email(const char *email, struct arena *a, struct user *u)
-{
-	return user_row(STMT_USER_BY_EMAIL, email, a, u);
-}
-
-err_t db_user_by_id(const char *id, struct arena *a, struct user *u)
-{
-	return user_row(STMT_USER_BY_ID, id, a, u);
-}
-
 err_t db_session_create(const char *sid, const char *user_id, int64_t now, int64_t exp)
 {
 	return db_exec(STMT_SESSION_INSERT,
@@ -63,7 +53,7 @@ err_t db_session_create(const char *sid, const char *user_id, int64_t now, int64
 }
 
 err_t db_session_member(const char *sid, const char *user_id, const char *org_id,
-			struct arena *a, enum role *role)
+			struct arena *a, struct session_user *out)
 {
 	struct db_rows rows;
 	err_t err = db_query(STMT_SESSION_MEMBER,
@@ -73,7 +63,12 @@ err_t db_session_member(const char *sid, const char *user_id, const char *org_id
 	if (rows.n != 1)
 		return ERR_UNAUTHENTICATED;
 	const struct dbv *r = DB_CELL(&rows, 0, 0);
-	*role = r->t == DBV_INT && r->i > ROLE_NONE && r->i < ROLE__MAX ? (enum role)r->i : ROLE_NONE;
+	*out = (struct session_user){
+		.role = r->t == DBV_INT && r->i > ROLE_NONE && r->i < ROLE__MAX ? (enum role)r->i
+										 : ROLE_NONE,
+		.email = DB_CELL(&rows, 0, 1)->s,
+		.name = DB_CELL(&rows, 0, 2)->s,
+	};
 	return ERR_OK;
 }
 

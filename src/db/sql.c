@@ -18,13 +18,11 @@ const char *const sql_text[STMT__MAX] = {
 		" WHERE email = ? AND status = 'invited'",
 	[STMT_USER_BY_EMAIL] =
 		"SELECT id, email, name, password_hash FROM users WHERE email = ?",
-	[STMT_USER_BY_ID] =
-		"SELECT id, email, name, password_hash FROM users WHERE id = ?",
 	[STMT_SESSION_INSERT] =
 		"INSERT INTO sessions (id, user_id, created_at, expires_at)"
 		" VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
 	[STMT_SESSION_MEMBER] =
-		"SELECT m.role FROM sessions s JOIN users u ON u.id = s.user_id"
+		"SELECT m.role, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id"
 		" LEFT JOIN memberships m ON m.org_id = ? AND m.user_id = s.user_id"
 		"  AND m.status = 'active'"
 		" WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL",

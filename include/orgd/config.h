@@ -13,16 +13,16 @@ struct config {
 	int workers;             /* ORGD_WORKERS */
 	const char *db_host, *db_socket, *db_name, *db_user, *db_password;
 	unsigned db_port;
-	const char *key_dir;       /* ORGD_KEY_DIR */
-	int64_t session_ttl;       /* ORGD_SESSION_TTL, seconds */
-	const char *token_iss;     /* ORGD_TOKEN_ISS */
-	const char *token_aud;     /* ORGD_TOKEN_AUD */
-	int scrypt_log2n;          /* ORGD_SCRYPT_LOG2N (14..20) */
-	const char *cron_secret;   /* ORGD_CRON_SECRET */
-	const char *pay_api_base;  /* ORGD_PAY_API_BASE */
-	const char *pay_secret;    /* ORGD_PAY_SECRET_KEY */
+	const char *key_dir;        /* ORGD_KEY_DIR */
+	int64_t session_ttl;        /* ORGD_SESSION_TTL, seconds */
+	const char *token_iss;      /* ORGD_TOKEN_ISS */
+	const char *token_aud;      /* ORGD_TOKEN_AUD */
+	int scrypt_log2n;           /* ORGD_SCRYPT_LOG2N (14..20) */
+	const char *cron_secret;    /* ORGD_CRON_SECRET */
+	const char *pay_api_base;   /* ORGD_PAY_API_BASE */
+	const char *pay_secret;     /* ORGD_PAY_SECRET_KEY */
 	const char *webhook_secret; /* ORGD_PAY_WEBHOOK_SECRET */
-	int64_t clock_offset;      /* ORGD_CLOCK_OFFSET: seconds added to the clock (tests) */
+	int64_t clock_offset;       /* ORGD_CLOCK_OFFSET: seconds added to the clock (tests) */
 };
 
 /* Fill c from the environment; on a bad value print why to stderr and return -1. */

@@ -33,12 +33,13 @@ struct dbv {
 	size_t len;
 };
 
-#define DB_INT(v) ((struct dbv){.t = DBV_INT, .i = (v)})
+#define DB_INT(v)     ((struct dbv){.t = DBV_INT, .i = (v)})
 #define DB_STRN(v, n) ((struct dbv){.t = DBV_STR, .s = (v), .len = (n)})
-#define DB_STR(v) DB_STRN((v), strlen(v))
-#define DB_NULL ((struct dbv){.t = DBV_NULL})
-#define DB_ARGS(...) ((const struct dbv[]){__VA_ARGS__}), \
-	(sizeof((const struct dbv[]){__VA_ARGS__}) / sizeof(struct dbv))
+#define DB_STR(v)     DB_STRN((v), strlen(v))
+#define DB_NULL       ((struct dbv){.t = DBV_NULL})
+#define DB_ARGS(...)                                                                               \
+	((const struct dbv[]){__VA_ARGS__}),                                                       \
+		(sizeof((const struct dbv[]){__VA_ARGS__}) / sizeof(struct dbv))
 
 /* A whole result set: n rows of ncols cells, row-major. */
 struct db_rows {
@@ -77,8 +78,8 @@ err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struc
  * `after` ("": from the start; a name that matches nothing: an empty page).
  * The rows are converted as db_rows_map() does; *n is their count.
  */
-err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit,
-	      struct arena *a, size_t size, db_row_fn conv, void **items, size_t *n);
+err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit, struct arena *a,
+	      size_t size, db_row_fn conv, void **items, size_t *n);
 
 /* The AUTO_INCREMENT id of the last insert on this connection. */
 uint64_t db_last_id(void);

@@ -17,8 +17,8 @@ struct audit_entry {
 };
 
 /* Record one entry; actor may be NULL (the system, e.g. cron). */
-err_t db_audit_add(const char *org_id, const char *actor, const char *action,
-		   const char *target, const char *detail, int64_t now);
+err_t db_audit_add(const char *org_id, const char *actor, const char *action, const char *target,
+		   const char *detail, int64_t now);
 /* A page of org_id's entries, newest first, older than the entry `after`. */
 err_t db_audit_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
 		    struct audit_entry **out, size_t *n);

@@ -21,8 +21,8 @@ struct org_ref {
 };
 
 /* The active organizations of user_id, oldest membership first; at most max. */
-err_t db_org_list_for_user(const char *user_id, size_t max, struct arena *a,
-			   struct org_ref **out, size_t *n);
+err_t db_org_list_for_user(const char *user_id, size_t max, struct arena *a, struct org_ref **out,
+			   size_t *n);
 
 /* user_id's active membership in org_id (name and role), or ERR_NOT_FOUND. */
 err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a,
@@ -83,8 +83,8 @@ err_t db_member_add(const char *org_id, const char *actor, const char *email, en
  * (ERR_FORBIDDEN, themself included); the last owner cannot be demoted
  * (ERR_CONFLICT). Audited.
  */
-err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id,
-			 enum role role, int64_t now);
+err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id, enum role role,
+			 int64_t now);
 /* Remove user_id (or let them leave, actor == user_id) under the same owner rules. */
 err_t db_member_remove(const char *org_id, const char *actor, const char *user_id, int64_t now);
 

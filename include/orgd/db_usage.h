@@ -25,8 +25,7 @@ const struct plan *db_plan_find(const char *id, size_t len);
  * Move org_id to plan (audited as done by actor). A plan with a price needs a
  * saved payment method: ERR_CONFLICT without one.
  */
-err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan,
-		      int64_t now);
+err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan, int64_t now);
 
 /* What metering one run did. */
 struct run_result {
@@ -54,8 +53,7 @@ struct usage_month {
 };
 
 /* The 13 latest months with usage, newest first. */
-err_t db_usage_history(const char *org_id, struct arena *a, struct usage_month **out,
-		       size_t *n);
+err_t db_usage_history(const char *org_id, struct arena *a, struct usage_month **out, size_t *n);
 
 struct ledger_entry {
 	const char *id, *at, *reason, *ref;
@@ -75,7 +73,7 @@ struct dashboard {
 	int64_t ar_threshold, ar_recharge, ar_failures;
 	struct environment_ref {
 		const char *id, *name, *kind, *status;
-	} *envs;
+	} * envs;
 	size_t nenvs; /* at most 100 are listed */
 	bool envs_more;
 };

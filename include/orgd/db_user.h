@@ -29,7 +29,7 @@ err_t db_user_by_email(const char *email, struct arena *a, struct user *u);
 err_t db_session_create(const char *sid, const char *user_id, int64_t now, int64_t exp);
 /* What the authentication query learns of the caller besides "the session is live". */
 struct session_user {
-	enum role role;          /* the active membership in org_id now; ROLE_NONE if none */
+	enum role role;           /* the active membership in org_id now; ROLE_NONE if none */
 	const char *email, *name; /* the user's */
 };
 
@@ -38,8 +38,8 @@ struct session_user {
  * session of user_id and the user exists (else ERR_UNAUTHENTICATED), with
  * the user's email and name and their role in org_id (org_id may be "").
  */
-err_t db_session_member(const char *sid, const char *user_id, const char *org_id,
-			struct arena *a, struct session_user *out);
+err_t db_session_member(const char *sid, const char *user_id, const char *org_id, struct arena *a,
+			struct session_user *out);
 /* Revoke sid (idempotent). */
 err_t db_session_revoke(const char *sid, int64_t now);
 

@@ -22,7 +22,7 @@ typedef enum err {
 	ERR_INTERNAL,             /* 500 internal */
 	ERR_PROVIDER,             /* 502 payment_provider_error */
 	ERR_UNAVAILABLE,          /* 503 unavailable */
-	ERR_RETRY,                /* internal: deadlock or lock wait; db_tx() retries (503 if it escapes) */
+	ERR_RETRY, /* internal: deadlock or lock wait; db_tx() retries (503 if it escapes) */
 	ERR__MAX
 } err_t;
 

@@ -26,9 +26,9 @@ enum method { M_GET, M_POST, M_PUT, M_PATCH, M_DELETE, M__MAX };
 struct caller {
 	char user_id[ID_MAX + 1];
 	char session_id[ID_MAX + 1];
-	char org_id[ID_MAX + 1]; /* "" when the token has no active organization */
-	enum role role;          /* the membership in org_id as it stands in the database */
-	int64_t exp;             /* the token's expiry */
+	char org_id[ID_MAX + 1];  /* "" when the token has no active organization */
+	enum role role;           /* the membership in org_id as it stands in the database */
+	int64_t exp;              /* the token's expiry */
 	const char *email, *name; /* the user's, as the database has them (arena memory) */
 };
 
@@ -53,9 +53,9 @@ struct req {
 	uint32_t present; /* which of the route's fields were present */
 
 	/* the answer */
-	int status;           /* set by the handler; 200 by default */
-	struct buf out;       /* the body */
-	struct jw w;          /* writes into out */
+	int status;            /* set by the handler; 200 by default */
+	struct buf out;        /* the body */
+	struct jw w;           /* writes into out */
 	const char *err_field; /* on error: the field at fault, or NULL */
 	const char *err_msg;   /* on error: a message, or NULL for err_message() */
 

@@ -20,7 +20,7 @@
 #include "orgd/mem.h"
 
 #define JSON_MAX_DEPTH 16
-#define JSON_STRS_MAX 8
+#define JSON_STRS_MAX  8
 
 /* A decoded string: NUL-terminated arena memory, len bytes (no NUL inside). */
 struct jstr {
@@ -86,13 +86,13 @@ struct jw {
 };
 
 void jw_init(struct jw *w, struct buf *b);
-void jw_obj(struct jw *w);        /* { */
-void jw_obj_end(struct jw *w);    /* } */
-void jw_arr(struct jw *w);        /* [ */
-void jw_arr_end(struct jw *w);    /* ] */
+void jw_obj(struct jw *w);     /* { */
+void jw_obj_end(struct jw *w); /* } */
+void jw_arr(struct jw *w);     /* [ */
+void jw_arr_end(struct jw *w); /* ] */
 void jw_key(struct jw *w, const char *k);
-void jw_str(struct jw *w, const char *s);              /* NULL writes null */
-void jw_strn(struct jw *w, const char *s, size_t n);   /* escapes as needed */
+void jw_str(struct jw *w, const char *s);            /* NULL writes null */
+void jw_strn(struct jw *w, const char *s, size_t n); /* escapes as needed */
 void jw_int(struct jw *w, int64_t v);
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);

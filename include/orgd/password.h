@@ -27,7 +27,7 @@ struct pw_params {
 	int r;
 	int p;
 };
-#define PW_PARAMS_DEFAULT ((struct pw_params){ .log2n = 17, .r = 8, .p = 1 })
+#define PW_PARAMS_DEFAULT ((struct pw_params){.log2n = 17, .r = 8, .p = 1})
 
 /*
  * Bounds: a new hash needs log2n 14..20; a stored one is accepted with log2n

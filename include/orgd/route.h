@@ -31,7 +31,8 @@ struct body_spec {
 	size_t size; /* sizeof the struct */
 };
 
-#define BODY(fields, type) (&(const struct body_spec){fields, sizeof fields / sizeof fields[0], sizeof(type)})
+#define BODY(fields, type)                                                                         \
+	(&(const struct body_spec){fields, sizeof fields / sizeof fields[0], sizeof(type)})
 
 struct route {
 	enum method method;

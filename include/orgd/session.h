@@ -27,8 +27,8 @@ err_t session_authenticate(struct req *r);
 err_t session_authenticate_org(struct req *r);
 
 /* Sign a session token for the given claims into out. */
-err_t session_token(const char *user_id, const char *session_id, const char *org_id,
-		    enum role role, int64_t iat, int64_t exp, struct buf *out);
+err_t session_token(const char *user_id, const char *session_id, const char *org_id, enum role role,
+		    int64_t iat, int64_t exp, struct buf *out);
 
 /* Write the JWK Set of the live verification keys. */
 void session_jwks(struct jw *w);

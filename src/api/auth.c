@@ -14,8 +14,8 @@
 #include "orgd/password.h"
 #include "orgd/session.h"
 
-#define LOGIN_WINDOW (15 * 60) /* seconds the failures of an email count */
-#define LOGIN_FAILURES_MAX 5
+#define LOGIN_WINDOW        (15 * 60) /* seconds the failures of an email count */
+#define LOGIN_FAILURES_MAX  5
 #define ORGS_IN_SESSION_MAX 1000
 
 const struct jfield signup_fields[3] = {
@@ -51,7 +51,8 @@ char *api_email_normalise(struct req *r, const struct jstr *in)
 		unsigned char c = (unsigned char)out[i];
 		out[i] = (char)tolower(c);
 		if (c <= ' ' || c == 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
-		    c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' || c == '\\')
+		    c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' ||
+		    c == '\\')
 			return NULL;
 		if (c == '@') {
 			ats++;
@@ -188,8 +189,8 @@ err_t api_login(struct req *r)
 	if ((err = db_session_create(sid, u.id, now, exp)) != ERR_OK)
 		return err;
 	struct buf tok = {0};
-	err = session_token(u.id, sid, active ? active->id : NULL, active ? active->role : ROLE_NONE,
-			    now, exp, &tok);
+	err = session_token(u.id, sid, active ? active->id : NULL,
+			    active ? active->role : ROLE_NONE, now, exp, &tok);
 	if (err == ERR_OK) {
 		jw_obj(&r->w);
 		jw_key(&r->w, "token");
@@ -244,8 +245,8 @@ err_t api_jwks(struct req *r)
 err_t api_me(struct req *r)
 {
 	/* the user as the authentication query read it: one round trip fewer */
-	const struct user u = {.id = r->caller.user_id, .email = r->caller.email,
-			       .name = r->caller.name};
+	const struct user u = {
+		.id = r->caller.user_id, .email = r->caller.email, .name = r->caller.name};
 	struct org_ref *orgs;
 	size_t n;
 	err_t err = db_org_list_for_user(u.id, ORGS_IN_SESSION_MAX, &r->arena, &orgs, &n);

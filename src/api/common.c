@@ -127,7 +127,7 @@ static err_t idem_tx(void *arg)
 	if (err != ERR_OK)
 		dispatch_error(r, err);
 	if (key && (r->out.oom || (err = db_idem_store(r->caller.org_id, key, r->status,
-						      r->out.p ? r->out.p : "", r->out.len))))
+						       r->out.p ? r->out.p : "", r->out.len))))
 		return r->out.oom ? ERR_INTERNAL : err;
 	return ERR_OK;
 }

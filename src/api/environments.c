@@ -95,8 +95,8 @@ err_t api_envs_create(struct req *r)
 		return err;
 	char id[ID_LEN_MAX + 1];
 	id_new(id, "env");
-	struct environment e = {.id = id, .name = in->name.s, .kind = in->kind.s,
-				.region = in->region.s};
+	struct environment e = {
+		.id = id, .name = in->name.s, .kind = in->kind.s, .region = in->region.s};
 	err = name_taken(r, db_env_create(r->caller.org_id, r->caller.user_id, &e, clock_now()));
 	if (err == ERR_OK)
 		err = db_env_get(r->caller.org_id, id, &r->arena, &e);
@@ -128,8 +128,11 @@ err_t api_env_update(struct req *r)
 	err_t err = check_words(r, in);
 	if (err != ERR_OK)
 		return err;
-	struct environment e = {.id = r->path_id, .name = in->name.s, .kind = in->kind.s,
-				.region = in->region.s, .status = in->status.s};
+	struct environment e = {.id = r->path_id,
+				.name = in->name.s,
+				.kind = in->kind.s,
+				.region = in->region.s,
+				.status = in->status.s};
 	err = name_taken(r, db_env_update(r->caller.org_id, r->caller.user_id, &e, clock_now()));
 	if (err == ERR_OK)
 		err = api_env_find(r);

@@ -122,8 +122,8 @@ err_t api_member_update(struct req *r)
 
 err_t api_member_remove(struct req *r)
 {
-	err_t err = owner_rule(r, db_member_remove(r->caller.org_id, r->caller.user_id,
-						   r->path_id, clock_now()));
+	err_t err = owner_rule(
+		r, db_member_remove(r->caller.org_id, r->caller.user_id, r->path_id, clock_now()));
 	if (err == ERR_OK)
 		r->status = 204;
 	return err;

@@ -44,7 +44,8 @@ err_t api_projects_list(struct req *r)
 	size_t n;
 	err_t err = api_page(r, &p);
 	if (err == ERR_OK)
-		err = db_projects_page(r->caller.org_id, p.after, p.limit + 1, &r->arena, &items, &n);
+		err = db_projects_page(r->caller.org_id, p.after, p.limit + 1, &r->arena, &items,
+				       &n);
 	if (err != ERR_OK)
 		return err;
 	api_list_begin(r);
@@ -90,8 +91,8 @@ err_t api_project_get(struct req *r)
 err_t api_project_update(struct req *r)
 {
 	const struct project_in *in = r->in;
-	err_t err = name_taken(r, db_project_update(r->caller.org_id, r->path_id, in->name.s,
-						    in->description.s));
+	err_t err = name_taken(
+		r, db_project_update(r->caller.org_id, r->path_id, in->name.s, in->description.s));
 	if (err == ERR_OK)
 		err = api_project_find(r);
 	if (err == ERR_OK)

@@ -7,8 +7,10 @@
 #include <string.h>
 
 /* Shorthands for a row: who of member, admin, owner may. ROLE_NONE is never granted. */
+/* clang-format off */
 #define MEMBERS {[ROLE_MEMBER] = ALLOW, [ROLE_ADMIN] = ALLOW, [ROLE_OWNER] = ALLOW}
 #define ADMINS {[ROLE_ADMIN] = ALLOW, [ROLE_OWNER] = ALLOW}
+/* clang-format on */
 
 static const enum grant matrix[OP__MAX][ROLE__MAX] = {
 	[OP_NONE] = {DENY},
@@ -18,7 +20,8 @@ static const enum grant matrix[OP__MAX][ROLE__MAX] = {
 	[OP_MEMBERS_ADD] = ADMINS,
 	[OP_MEMBERS_UPDATE] = ADMINS,
 	/* a member may remove only themself: leaving */
-	[OP_MEMBERS_REMOVE] = {[ROLE_MEMBER] = ALLOW_SELF, [ROLE_ADMIN] = ALLOW, [ROLE_OWNER] = ALLOW},
+	[OP_MEMBERS_REMOVE] =
+		{[ROLE_MEMBER] = ALLOW_SELF, [ROLE_ADMIN] = ALLOW, [ROLE_OWNER] = ALLOW},
 	[OP_AUDIT_READ] = ADMINS,
 	[OP_PROJECTS_READ] = MEMBERS,
 	[OP_PROJECTS_WRITE] = MEMBERS,

@@ -118,8 +118,8 @@ static bool make_kid(struct keyring_key *k)
 	unsigned int mdlen = 0;
 
 	b64url_encode(k->pub, sizeof k->pub, k->x);
-	int n =
-	    snprintf(jwk, sizeof jwk, "{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"%s\"}", k->x);
+	int n = snprintf(jwk, sizeof jwk, "{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"%s\"}",
+			 k->x);
 	if (n < 0 || (size_t)n >= sizeof jwk ||
 	    EVP_Digest(jwk, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof md)
 		return false;
@@ -131,7 +131,7 @@ static bool make_kid(struct keyring_key *k)
 static bool halves_agree(EVP_PKEY *priv, const struct keyring_key *pub)
 {
 	static const char msg[] = "orgd keyring self-test";
-	struct keyring_key tmp = { .priv = priv };
+	struct keyring_key tmp = {.priv = priv};
 	unsigned char sig[KEYRING_SIG_LEN];
 	return keyring_sign(&tmp, msg, sizeof msg - 1, sig) == ERR_OK &&
 	       keyring_verify(pub, msg, sizeof msg - 1, sig, sizeof sig) == ERR_OK;
@@ -147,7 +147,7 @@ err_t keyring_add_pem(struct keyring *r, const char *pem, size_t len)
 		return ERR_INVALID;
 
 	err_t err = ERR_INVALID;
-	struct keyring_key k = { 0 };
+	struct keyring_key k = {0};
 	size_t publen = sizeof k.pub;
 	if (EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519 ||
 	    EVP_PKEY_get_raw_public_key(pk, k.pub, &publen) != 1 || publen != sizeof k.pub)
@@ -363,7 +363,8 @@ err_t keyring_load(const char *dir, struct keyring **out)
 		char path[PATH_MAX];
 		int pn = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
 		if (pn < 0 || (size_t)pn >= sizeof path) {
-			log_warn("msg=\"key ring: path too long, skipped\" dir=%s file=%s", dir, names[i]);
+			log_warn("msg=\"key ring: path too long, skipped\" dir=%s file=%s", dir,
+				 names[i]);
 			continue;
 		}
 		char *data;

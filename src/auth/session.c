@@ -76,15 +76,16 @@ err_t session_authenticate_org(struct req *r)
 	if (err != ERR_OK)
 		return err;
 	if (!r->caller.org_id[0] || r->caller.role == ROLE_NONE) {
-		r->err_msg = r->caller.org_id[0] ? "You are not a member of this organization."
-						 : "Choose an organization first (POST /v1/auth/switch).";
+		r->err_msg = r->caller.org_id[0]
+				     ? "You are not a member of this organization."
+				     : "Choose an organization first (POST /v1/auth/switch).";
 		return ERR_FORBIDDEN;
 	}
 	return ERR_OK;
 }
 
-err_t session_token(const char *user_id, const char *session_id, const char *org_id,
-		    enum role role, int64_t iat, int64_t exp, struct buf *out)
+err_t session_token(const char *user_id, const char *session_id, const char *org_id, enum role role,
+		    int64_t iat, int64_t exp, struct buf *out)
 {
 	struct claims c = {.iat = iat, .exp = exp};
 	if (strlen(user_id) > TOKEN_ID_MAX || strlen(session_id) > TOKEN_ID_MAX ||

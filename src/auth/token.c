@@ -49,7 +49,8 @@ static struct cache_entry *cache_slot(const unsigned char digest[DIGEST_LEN])
 	return &cache[digest[0] % TOKEN_CACHE_SIZE];
 }
 
-static bool cache_hit(const unsigned char digest[DIGEST_LEN], const struct keyring_key *k, int64_t now)
+static bool cache_hit(const unsigned char digest[DIGEST_LEN], const struct keyring_key *k,
+		      int64_t now)
 {
 	struct cache_entry *e = cache_slot(digest);
 	if (!e->used)
@@ -62,7 +63,8 @@ static bool cache_hit(const unsigned char digest[DIGEST_LEN], const struct keyri
 	       CRYPTO_memcmp(e->pub, keyring_pub(k), sizeof e->pub) == 0;
 }
 
-static void cache_put(const unsigned char digest[DIGEST_LEN], const struct keyring_key *k, int64_t exp)
+static void cache_put(const unsigned char digest[DIGEST_LEN], const struct keyring_key *k,
+		      int64_t exp)
 {
 	struct cache_entry *e = cache_slot(digest);
 	memcpy(e->digest, digest, sizeof e->digest);
@@ -117,7 +119,7 @@ err_t token_sign(const struct keyring *r, const struct token_cfg *cfg, const str
 	    (has_org && !filled(c->role, sizeof c->role)) || (!has_org && c->role[0]))
 		return ERR_INTERNAL;
 
-	struct buf hdr = { 0 }, pl = { 0 };
+	struct buf hdr = {0}, pl = {0};
 	struct jw w;
 	jw_init(&w, &hdr);
 	jw_obj(&w);
@@ -156,9 +158,9 @@ struct jws_header {
 };
 
 static const struct jfield header_fields[] = {
-	{ "alg", JF_STRING, JF_REQUIRED, 0, 0, offsetof(struct jws_header, alg) },
-	{ "kid", JF_STRING, JF_REQUIRED, 0, 0, offsetof(struct jws_header, kid) },
-	{ "crit", JF_ANY, 0, 0, 0, offsetof(struct jws_header, crit) },
+	{"alg", JF_STRING, JF_REQUIRED, 0, 0, offsetof(struct jws_header, alg)},
+	{"kid", JF_STRING, JF_REQUIRED, 0, 0, offsetof(struct jws_header, kid)},
+	{"crit", JF_ANY, 0, 0, 0, offsetof(struct jws_header, crit)},
 };
 enum { HDR_ALG, HDR_KID, HDR_CRIT };
 
@@ -169,14 +171,14 @@ struct jws_claims {
 };
 
 static const struct jfield claim_fields[] = {
-	{ "iss", JF_STRING, JF_REQUIRED, 0, 0, offsetof(struct jws_claims, iss) },
-	{ "aud", JF_STRS, JF_REQUIRED, 0, 0, offsetof(struct jws_claims, aud) },
-	{ "sub", JF_STRING, JF_REQUIRED, 1, TOKEN_ID_MAX, offsetof(struct jws_claims, sub) },
-	{ "sid", JF_STRING, JF_REQUIRED, 1, TOKEN_ID_MAX, offsetof(struct jws_claims, sid) },
-	{ "org", JF_STRING, 0, 1, TOKEN_ID_MAX, offsetof(struct jws_claims, org) },
-	{ "role", JF_STRING, 0, 1, 15, offsetof(struct jws_claims, role) },
-	{ "iat", JF_INT, JF_REQUIRED, INT64_MIN, INT64_MAX, offsetof(struct jws_claims, iat) },
-	{ "exp", JF_INT, JF_REQUIRED, INT64_MIN, INT64_MAX, offsetof(struct jws_claims, exp) },
+	{"iss", JF_STRING, JF_REQUIRED, 0, 0, offsetof(struct jws_claims, iss)},
+	{"aud", JF_STRS, JF_REQUIRED, 0, 0, offsetof(struct jws_claims, aud)},
+	{"sub", JF_STRING, JF_REQUIRED, 1, TOKEN_ID_MAX, offsetof(struct jws_claims, sub)},
+	{"sid", JF_STRING, JF_REQUIRED, 1, TOKEN_ID_MAX, offsetof(struct jws_claims, sid)},
+	{"org", JF_STRING, 0, 1, TOKEN_ID_MAX, offsetof(struct jws_claims, org)},
+	{"role", JF_STRING, 0, 1, 15, offsetof(struct jws_claims, role)},
+	{"iat", JF_INT, JF_REQUIRED, INT64_MIN, INT64_MAX, offsetof(struct jws_claims, iat)},
+	{"exp", JF_INT, JF_REQUIRED, INT64_MIN, INT64_MAX, offsetof(struct jws_claims, exp)},
 };
 enum { CL_ISS, CL_AUD, CL_SUB, CL_SID, CL_ORG, CL_ROLE, CL_IAT, CL_EXP };
 
@@ -206,7 +208,7 @@ static bool copy_id(char *dst, const struct jstr *s, size_t max)
 static err_t check_claims(const struct token_cfg *cfg, const unsigned char *pl, size_t plen,
 			  int64_t now, struct arena *a, struct claims *out)
 {
-	struct jws_claims c = { 0 };
+	struct jws_claims c = {0};
 	uint32_t present;
 	const char *bad;
 	err_t err = json_decode((const char *)pl, plen, claim_fields,
@@ -289,7 +291,7 @@ static err_t verify(const struct keyring *r, const struct token_cfg *cfg, const 
 		return ERR_UNAUTHENTICATED;
 
 	/* 4. the header: alg EdDSA exactly, a kid of ours, no crit */
-	struct jws_header h = { 0 };
+	struct jws_header h = {0};
 	uint32_t present;
 	const char *bad;
 	err_t err = json_decode((const char *)hdr, hlen, header_fields,

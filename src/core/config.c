@@ -46,8 +46,8 @@ int config_load(struct config *c)
 	    env_int("ORGD_DB_PORT", 3306, 1, 65535, &port) ||
 	    env_int("ORGD_SESSION_TTL", 43200, 60, 30 * 86400, &ttl) ||
 	    env_int("ORGD_SCRYPT_LOG2N", 17, 14, 20, &log2n) ||
-	    env_int("ORGD_CLOCK_OFFSET", 0, -(int64_t)100 * 365 * 86400,
-		    (int64_t)100 * 365 * 86400, &offset))
+	    env_int("ORGD_CLOCK_OFFSET", 0, -(int64_t)100 * 365 * 86400, (int64_t)100 * 365 * 86400,
+		    &offset))
 		return -1;
 	*c = (struct config){
 		.socket = env_str("ORGD_SOCKET", "var/run/orgd.sock"),

@@ -19,12 +19,12 @@
 #include "orgd/log.h"
 #include "orgd/worker.h"
 
-#define WORKERS_MAX 256
+#define WORKERS_MAX        256
 #define STOP_GRACE_SECONDS 30
 
 struct slot {
-	pid_t pid;       /* 0: empty */
-	bool retired;    /* told to stop (stop or reload): not replaced when it exits */
+	pid_t pid;    /* 0: empty */
+	bool retired; /* told to stop (stop or reload): not replaced when it exits */
 	time_t started;
 };
 
@@ -153,7 +153,8 @@ int master_run(void)
 		if (stopping) {
 			if (!live_workers())
 				break;
-			/* repeated each second: a worker between its check and its wait still hears it */
+			/* repeated each second: a worker between its check and its wait still hears
+			 * it */
 			signal_all(time(NULL) - stop_at > STOP_GRACE_SECONDS ? SIGKILL : SIGTERM);
 		}
 	}

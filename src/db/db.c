@@ -20,8 +20,8 @@
 #include "sql.h"
 
 #define DB_PARAMS_MAX 32
-#define DB_COLS_MAX 48
-#define TX_TRIES 5
+#define DB_COLS_MAX   48
+#define TX_TRIES      5
 
 static struct {
 	MYSQL *conn;
@@ -48,10 +48,10 @@ static bool is_lost(unsigned e)
 	case CR_CONNECTION_ERROR:  /* 2002 */
 	case CR_CONN_HOST_ERROR:   /* 2003 */
 	case CR_SERVER_LOST_EXTENDED:
-	case ER_CONNECTION_KILLED:  /* 1927 */
-	case ER_SERVER_SHUTDOWN:    /* 1053 */
-	case ER_QUERY_INTERRUPTED:  /* 1317 */
-	case 4031:                  /* client idle too long, disconnected */
+	case ER_CONNECTION_KILLED: /* 1927 */
+	case ER_SERVER_SHUTDOWN:   /* 1053 */
+	case ER_QUERY_INTERRUPTED: /* 1317 */
+	case 4031:                 /* client idle too long, disconnected */
 		return true;
 	default:
 		return false;
@@ -308,14 +308,14 @@ err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struc
 	return ERR_OK;
 }
 
-err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit,
-	      struct arena *a, size_t size, db_row_fn conv, void **items, size_t *n)
+err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit, struct arena *a,
+	      size_t size, db_row_fn conv, void **items, size_t *n)
 {
 	struct db_rows rows;
-	err_t err = db_query(st,
-			     DB_ARGS(DB_STR(owner), DB_STR(owner), DB_STR(after), DB_STR(after),
-				     DB_INT(limit)),
-			     a, &rows);
+	err_t err = db_query(
+		st,
+		DB_ARGS(DB_STR(owner), DB_STR(owner), DB_STR(after), DB_STR(after), DB_INT(limit)),
+		a, &rows);
 	if (err == ERR_OK)
 		err = db_rows_map(&rows, size, conv, a, items);
 	*n = err == ERR_OK ? rows.n : 0;
@@ -360,11 +360,12 @@ err_t db_tx(err_t (*fn)(void *arg), void *arg)
 		if (err == ERR_OK) {
 			/* a lost COMMIT is ambiguous: report unavailable, never re-run blindly */
 			err = db.conn && mysql_commit(db.conn) == 0 ? ERR_OK
-				: db.conn ? conn_error("commit") : ERR_UNAVAILABLE;
+			      : db.conn                             ? conn_error("commit")
+								    : ERR_UNAVAILABLE;
 		}
 		if (err != ERR_OK && db.conn)
 			mysql_rollback(db.conn);
-		}
+	}
 	if (err == ERR_RETRY)
 		log_warn("msg=\"transaction gave up after retries\"");
 	return err;

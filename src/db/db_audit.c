@@ -6,8 +6,8 @@
 #include "orgd/db.h"
 #include "orgd/id.h"
 
-err_t db_audit_add(const char *org_id, const char *actor, const char *action,
-		   const char *target, const char *detail, int64_t now)
+err_t db_audit_add(const char *org_id, const char *actor, const char *action, const char *target,
+		   const char *detail, int64_t now)
 {
 	char id[ID_LEN_MAX + 1];
 	id_new(id, "aud");

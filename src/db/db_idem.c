@@ -23,7 +23,7 @@ err_t db_idem_claim(const char *org_id, const char *key, const unsigned char has
 	if (err != ERR_OK)
 		return err;
 	if (rows.n == 0)
-		return ERR_RETRY; /* deleted between the two statements: start over */
+		return ERR_RETRY;           /* deleted between the two statements: start over */
 	if (DB_CELL(&rows, 0, 3)->i == 0) { /* expired: the key is free again */
 		err = db_exec(STMT_IDEM_DELETE, DB_ARGS(DB_STR(org_id), DB_STR(key)), NULL);
 		return err != ERR_OK ? err : db_exec(STMT_IDEM_INSERT, claim, 4, NULL);
@@ -37,8 +37,7 @@ err_t db_idem_claim(const char *org_id, const char *key, const unsigned char has
 	return ans->status ? ERR_OK : ERR_RETRY;
 }
 
-err_t db_idem_store(const char *org_id, const char *key, int status, const char *body,
-		    size_t len)
+err_t db_idem_store(const char *org_id, const char *key, int status, const char *body, size_t len)
 {
 	return db_exec(STMT_IDEM_STORE,
 		       DB_ARGS(DB_INT(status), DB_STRN(body, len), DB_STR(org_id), DB_STR(key)),

@@ -13,7 +13,7 @@
 static enum role role_of(const struct dbv *v)
 {
 	return v->t == DBV_INT && v->i > ROLE_NONE && v->i < ROLE__MAX ? (enum role)v->i
-								      : ROLE_NONE;
+								       : ROLE_NONE;
 }
 
 static void org_ref_row(const struct db_rows *rows, size_t i, void *item)
@@ -24,8 +24,8 @@ static void org_ref_row(const struct db_rows *rows, size_t i, void *item)
 	o->role = role_of(DB_CELL(rows, i, 2));
 }
 
-err_t db_org_list_for_user(const char *user_id, size_t max, struct arena *a,
-			   struct org_ref **out, size_t *n)
+err_t db_org_list_for_user(const char *user_id, size_t max, struct arena *a, struct org_ref **out,
+			   size_t *n)
 {
 	struct db_rows rows;
 	void *items = NULL;
@@ -42,8 +42,8 @@ err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a
 			struct org_ref *out)
 {
 	struct db_rows rows;
-	err_t err = db_query(STMT_ORG_MEMBERSHIP, DB_ARGS(DB_STR(org_id), DB_STR(user_id)), a,
-			     &rows);
+	err_t err =
+		db_query(STMT_ORG_MEMBERSHIP, DB_ARGS(DB_STR(org_id), DB_STR(user_id)), a, &rows);
 	if (err != ERR_OK)
 		return err;
 	if (rows.n == 0)
@@ -61,15 +61,16 @@ static err_t org_create_tx(void *arg)
 {
 	const struct org_create *c = arg;
 	uint64_t n = 0;
-	err_t err = db_exec(STMT_ORG_INSERT, DB_ARGS(DB_STR(c->org_id), DB_STR(c->name), DB_INT(c->now)),
-			    NULL);
+	err_t err = db_exec(STMT_ORG_INSERT,
+			    DB_ARGS(DB_STR(c->org_id), DB_STR(c->name), DB_INT(c->now)), NULL);
 	if (err == ERR_OK)
 		err = db_exec(STMT_OWNER_INSERT,
 			      DB_ARGS(DB_STR(c->org_id), DB_INT(c->now), DB_STR(c->user_id)), &n);
 	if (err == ERR_OK && n != 1)
 		err = ERR_UNAUTHENTICATED; /* the user is gone */
 	if (err == ERR_OK)
-		err = db_audit_add(c->org_id, c->user_id, "org.created", c->org_id, c->name, c->now);
+		err = db_audit_add(c->org_id, c->user_id, "org.created", c->org_id, c->name,
+				   c->now);
 	return err;
 }
 
@@ -92,13 +93,14 @@ err_t db_org_get(const char *org_id, struct arena *a, struct org *out)
 		.name = DB_CELL(&rows, 0, 1)->s,
 		.created_at = DB_CELL(&rows, 0, 2)->s,
 		.credit_balance = DB_CELL(&rows, 0, 3)->i,
-		.plan = {
-			.id = DB_CELL(&rows, 0, 4)->s,
-			.name = DB_CELL(&rows, 0, 5)->s,
-			.monthly_run_limit = DB_CELL(&rows, 0, 6)->i,
-			.price_cents = DB_CELL(&rows, 0, 7)->i,
-			.overage_credits_per_run = DB_CELL(&rows, 0, 8)->i,
-		},
+		.plan =
+			{
+				.id = DB_CELL(&rows, 0, 4)->s,
+				.name = DB_CELL(&rows, 0, 5)->s,
+				.monthly_run_limit = DB_CELL(&rows, 0, 6)->i,
+				.price_cents = DB_CELL(&rows, 0, 7)->i,
+				.overage_credits_per_run = DB_CELL(&rows, 0, 8)->i,
+			},
 	};
 	return ERR_OK;
 }
@@ -185,12 +187,13 @@ static err_t member_add_tx(void *arg)
 		return err;
 	err = db_exec(STMT_MEMBER_INSERT,
 		      DB_ARGS(DB_STR(c->org_id), known ? DB_STR(u.id) : DB_NULL, DB_STR(c->email),
-			      DB_INT(c->role), DB_STR(known ? "active" : "invited"), DB_INT(c->now)),
+			      DB_INT(c->role), DB_STR(known ? "active" : "invited"),
+			      DB_INT(c->now)),
 		      NULL);
 	if (err != ERR_OK)
 		return err;
-	err = db_audit_add(c->org_id, c->actor, known ? "member.added" : "member.invited",
-			   c->email, role_name(c->role), c->now);
+	err = db_audit_add(c->org_id, c->actor, known ? "member.added" : "member.invited", c->email,
+			   role_name(c->role), c->now);
 	if (err != ERR_OK)
 		return err;
 	if (known)
@@ -229,8 +232,8 @@ static err_t member_change_tx(void *arg)
 	struct db_rows owners, target;
 	err_t err = db_query(STMT_OWNERS_LOCK, DB_ARGS(DB_STR(c->org_id)), c->a, &owners);
 	if (err == ERR_OK)
-		err = db_query(STMT_MEMBER_LOCK, DB_ARGS(DB_STR(c->org_id), DB_STR(c->user_id)), c->a,
-			       &target);
+		err = db_query(STMT_MEMBER_LOCK, DB_ARGS(DB_STR(c->org_id), DB_STR(c->user_id)),
+			       c->a, &target);
 	if (err != ERR_OK)
 		return err;
 	if (target.n == 0)
@@ -248,14 +251,16 @@ static err_t member_change_tx(void *arg)
 	const char *action;
 	const char *detail;
 	if (c->remove) {
-		err = db_exec(STMT_MEMBER_DELETE, DB_ARGS(DB_STR(c->org_id), DB_STR(c->user_id)), NULL);
+		err = db_exec(STMT_MEMBER_DELETE, DB_ARGS(DB_STR(c->org_id), DB_STR(c->user_id)),
+			      NULL);
 		action = self ? "member.left" : "member.removed";
 		detail = role_name(old);
 	} else {
 		if (old == c->role)
 			return ERR_OK;
 		err = db_exec(STMT_MEMBER_SET_ROLE,
-			      DB_ARGS(DB_INT(c->role), DB_STR(c->org_id), DB_STR(c->user_id)), NULL);
+			      DB_ARGS(DB_INT(c->role), DB_STR(c->org_id), DB_STR(c->user_id)),
+			      NULL);
 		action = "member.role_changed";
 		detail = arena_printf(c->a, "%s -> %s", role_name(old), role_name(c->role));
 	}
@@ -264,8 +269,8 @@ static err_t member_change_tx(void *arg)
 	return db_audit_add(c->org_id, c->actor, action, c->user_id, detail ? detail : "", c->now);
 }
 
-err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id,
-			 enum role role, int64_t now)
+err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id, enum role role,
+			 int64_t now)
 {
 	struct arena a = {0};
 	struct member_change c = {org_id, actor, user_id, false, role, now, &a};

@@ -54,10 +54,10 @@ err_t db_project_get(const char *org_id, const char *id, struct arena *a, struct
 err_t db_project_create(const char *org_id, const char *id, const char *name,
 			const char *description, int64_t now)
 {
-	return db_exec(STMT_PROJECT_INSERT,
-		       DB_ARGS(DB_STR(id), DB_STR(org_id), DB_STR(name), DB_STR(description),
-			       DB_INT(now)),
-		       NULL);
+	return db_exec(
+		STMT_PROJECT_INSERT,
+		DB_ARGS(DB_STR(id), DB_STR(org_id), DB_STR(name), DB_STR(description), DB_INT(now)),
+		NULL);
 }
 
 err_t db_project_update(const char *org_id, const char *id, const char *name,
@@ -79,8 +79,8 @@ err_t db_envs_page(const char *org_id, const char *after, int64_t limit, struct 
 		   struct environment **out, size_t *n)
 {
 	void *items;
-	err_t err = db_page(STMT_ENVS_PAGE, org_id, after, limit, a, sizeof **out, env_row, &items,
-			    n);
+	err_t err =
+		db_page(STMT_ENVS_PAGE, org_id, after, limit, a, sizeof **out, env_row, &items, n);
 	*out = items;
 	return err;
 }
@@ -145,14 +145,12 @@ static err_t env_change(const char *org_id, const char *actor, const struct envi
 	return db_tx(env_change_tx, &c);
 }
 
-err_t db_env_create(const char *org_id, const char *actor, const struct environment *e,
-		    int64_t now)
+err_t db_env_create(const char *org_id, const char *actor, const struct environment *e, int64_t now)
 {
 	return env_change(org_id, actor, e, now, STMT_ENV_INSERT);
 }
 
-err_t db_env_update(const char *org_id, const char *actor, const struct environment *e,
-		    int64_t now)
+err_t db_env_update(const char *org_id, const char *actor, const struct environment *e, int64_t now)
 {
 	return env_change(org_id, actor, e, now, STMT_ENV_UPDATE);
 }

@@ -98,8 +98,7 @@ static err_t set_plan_tx(void *arg)
 			    c->now);
 }
 
-err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan,
-		      int64_t now)
+err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan, int64_t now)
 {
 	struct arena a = {0};
 	struct set_plan c = {org_id, actor, plan, now, &a};
@@ -113,14 +112,14 @@ static err_t run_targets_missing(const char *org_id, const char *project_id,
 				 const char *environment_id, struct arena *a)
 {
 	struct db_rows rows;
-	err_t err = db_query(STMT_RUN_TARGETS,
-			     DB_ARGS(DB_STR(org_id), DB_STR(project_id), DB_STR(org_id),
-				     DB_STR(environment_id)),
-			     a, &rows);
+	err_t err = db_query(
+		STMT_RUN_TARGETS,
+		DB_ARGS(DB_STR(org_id), DB_STR(project_id), DB_STR(org_id), DB_STR(environment_id)),
+		a, &rows);
 	if (err != ERR_OK)
 		return err;
 	return rows.n && DB_CELL(&rows, 0, 0)->i && DB_CELL(&rows, 0, 1)->i ? ERR_OK
-									     : ERR_NOT_FOUND;
+									    : ERR_NOT_FOUND;
 }
 
 err_t db_run_record(const char *org_id, const char *run_id, const char *project_id,
@@ -153,18 +152,19 @@ err_t db_run_record(const char *org_id, const char *run_id, const char *project_
 	}
 	uint64_t n = 0;
 	err = db_exec(STMT_RUN_INSERT,
-		      DB_ARGS(DB_STR(run_id), DB_STR(period), DB_STR(overage ? "overage" : "included"),
-			      DB_INT(cost), DB_INT(now), DB_STR(org_id), DB_STR(project_id),
-			      DB_STR(environment_id)),
+		      DB_ARGS(DB_STR(run_id), DB_STR(period),
+			      DB_STR(overage ? "overage" : "included"), DB_INT(cost), DB_INT(now),
+			      DB_STR(org_id), DB_STR(project_id), DB_STR(environment_id)),
 		      &n);
 	if (err == ERR_OK && n != 1)
 		err = ERR_NOT_FOUND;
 	if (err == ERR_OK)
 		err = db_exec(STMT_USAGE_ADD,
-			      DB_ARGS(DB_STR(org_id), DB_STR(period), DB_INT(overage ? 1 : 0)), NULL);
+			      DB_ARGS(DB_STR(org_id), DB_STR(period), DB_INT(overage ? 1 : 0)),
+			      NULL);
 	if (err == ERR_OK && cost > 0) {
-		err = db_exec(STMT_BALANCE_TAKE, DB_ARGS(DB_INT(cost), DB_STR(org_id), DB_INT(cost)),
-			      &n);
+		err = db_exec(STMT_BALANCE_TAKE,
+			      DB_ARGS(DB_INT(cost), DB_STR(org_id), DB_INT(cost)), &n);
 		if (err == ERR_OK && n != 1) /* behind the row lock this is a broken invariant, */
 			err = ERR_INTERNAL;  /* never a client's answer to store and replay */
 		char ledger_id[ID_LEN_MAX + 1];
@@ -198,8 +198,7 @@ static void month_row(const struct db_rows *rows, size_t i, void *item)
 	};
 }
 
-err_t db_usage_history(const char *org_id, struct arena *a, struct usage_month **out,
-		       size_t *n)
+err_t db_usage_history(const char *org_id, struct arena *a, struct usage_month **out, size_t *n)
 {
 	struct db_rows rows;
 	void *items = NULL;

@@ -52,8 +52,8 @@ err_t db_session_create(const char *sid, const char *user_id, int64_t now, int64
 		       DB_ARGS(DB_STR(sid), DB_STR(user_id), DB_INT(now), DB_INT(exp)), NULL);
 }
 
-err_t db_session_member(const char *sid, const char *user_id, const char *org_id,
-			struct arena *a, struct session_user *out)
+err_t db_session_member(const char *sid, const char *user_id, const char *org_id, struct arena *a,
+			struct session_user *out)
 {
 	struct db_rows rows;
 	err_t err = db_query(STMT_SESSION_MEMBER,
@@ -65,7 +65,7 @@ err_t db_session_member(const char *sid, const char *user_id, const char *org_id
 	const struct dbv *r = DB_CELL(&rows, 0, 0);
 	*out = (struct session_user){
 		.role = r->t == DBV_INT && r->i > ROLE_NONE && r->i < ROLE__MAX ? (enum role)r->i
-										 : ROLE_NONE,
+										: ROLE_NONE,
 		.email = DB_CELL(&rows, 0, 1)->s,
 		.name = DB_CELL(&rows, 0, 2)->s,
 	};
@@ -90,8 +90,8 @@ err_t db_login_failures(const char *email, int64_t since, struct arena *a, int64
 
 err_t db_login_failure_add(const char *email, int64_t now, int64_t expired)
 {
-	err_t err = db_exec(STMT_LOGIN_FAILURES_PURGE, DB_ARGS(DB_STR(email), DB_INT(expired)),
-			    NULL);
+	err_t err =
+		db_exec(STMT_LOGIN_FAILURES_PURGE, DB_ARGS(DB_STR(email), DB_INT(expired)), NULL);
 	if (err != ERR_OK)
 		return err;
 	return db_exec(STMT_LOGIN_FAILURE_INSERT, DB_ARGS(DB_STR(email), DB_INT(now)), NULL);

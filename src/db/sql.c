@@ -7,28 +7,24 @@
 
 #define RFC3339(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 
+/* clang-format off: one statement a row, its SQL laid out to be read */
 const char *const sql_text[STMT__MAX] = {
 	[STMT_PING] = "SELECT 1",
 
-	[STMT_USER_INSERT] =
-		"INSERT INTO users (id, email, name, password_hash, created_at)"
-		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
-	[STMT_INVITES_ACCEPT] =
-		"UPDATE memberships SET user_id = ?, status = 'active'"
-		" WHERE email = ? AND status = 'invited'",
-	[STMT_USER_BY_EMAIL] =
-		"SELECT id, email, name, password_hash FROM users WHERE email = ?",
-	[STMT_SESSION_INSERT] =
-		"INSERT INTO sessions (id, user_id, created_at, expires_at)"
-		" VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+	[STMT_USER_INSERT] = "INSERT INTO users (id, email, name, password_hash, created_at)"
+			     " VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
+	[STMT_INVITES_ACCEPT] = "UPDATE memberships SET user_id = ?, status = 'active'"
+				" WHERE email = ? AND status = 'invited'",
+	[STMT_USER_BY_EMAIL] = "SELECT id, email, name, password_hash FROM users WHERE email = ?",
+	[STMT_SESSION_INSERT] = "INSERT INTO sessions (id, user_id, created_at, expires_at)"
+				" VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
 	[STMT_SESSION_MEMBER] =
 		"SELECT m.role, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id"
 		" LEFT JOIN memberships m ON m.org_id = ? AND m.user_id = s.user_id"
 		"  AND m.status = 'active'"
 		" WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL",
-	[STMT_SESSION_REVOKE] =
-		"UPDATE sessions SET revoked_at = FROM_UNIXTIME(?)"
-		" WHERE id = ? AND revoked_at IS NULL",
+	[STMT_SESSION_REVOKE] = "UPDATE sessions SET revoked_at = FROM_UNIXTIME(?)"
+				" WHERE id = ? AND revoked_at IS NULL",
 	[STMT_LOGIN_FAILURES_COUNT] =
 		"SELECT COUNT(*) FROM login_failures WHERE email = ? AND at > FROM_UNIXTIME(?)",
 	[STMT_LOGIN_FAILURE_INSERT] =
@@ -44,14 +40,13 @@ const char *const sql_text[STMT__MAX] = {
 		" WHERE m.org_id = ? AND m.user_id = ? AND m.status = 'active'",
 	[STMT_ORG_INSERT] =
 		"INSERT INTO orgs (id, name, created_at) VALUES (?, ?, FROM_UNIXTIME(?))",
-	[STMT_ORG_GET] =
-		"SELECT o.id, o.name, " RFC3339("o.created_at") ", o.credit_balance,"
-		" p.id, p.name, p.monthly_run_limit, p.price_cents, p.overage_credits_per_run"
-		" FROM orgs o JOIN plans p ON p.id = o.plan_id WHERE o.id = ?",
-	[STMT_ORG_RENAME] =
-		"UPDATE orgs SET name = ? WHERE id = ?",
-	[STMT_ORG_LOCK] =
-		"SELECT id FROM orgs WHERE id = ? FOR UPDATE",
+	[STMT_ORG_GET] = "SELECT o.id, o.name, " RFC3339(
+		"o.created_at") ", o.credit_balance,"
+				" p.id, p.name, p.monthly_run_limit, p.price_cents, "
+				"p.overage_credits_per_run"
+				" FROM orgs o JOIN plans p ON p.id = o.plan_id WHERE o.id = ?",
+	[STMT_ORG_RENAME] = "UPDATE orgs SET name = ? WHERE id = ?",
+	[STMT_ORG_LOCK] = "SELECT id FROM orgs WHERE id = ? FOR UPDATE",
 	/* a cursor that names nothing yields an empty page: seq > NULL */
 	[STMT_ORGS_PAGE] =
 		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
@@ -62,39 +57,35 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_OWNER_INSERT] =
 		"INSERT INTO memberships (org_id, user_id, email, role, status, added_at)"
 		" SELECT ?, id, email, 3, 'active', FROM_UNIXTIME(?) FROM users WHERE id = ?",
-	[STMT_MEMBERS_PAGE] =
-		"SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339("m.added_at")
-		" FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
-		" WHERE m.org_id = ? AND m.seq > COALESCE("
-		"  (SELECT c.seq FROM memberships c WHERE c.org_id = ? AND ? IN (c.user_id, c.email)),"
-		"  CASE WHEN ? = '' THEN 0 END)"
-		" ORDER BY m.seq LIMIT ?",
-	[STMT_MEMBER_GET] =
-		"SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339("m.added_at")
-		" FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
-		" WHERE m.org_id = ? AND m.user_id = ?",
+	[STMT_MEMBERS_PAGE] = "SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339(
+		"m.added_at") " FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
+			      " WHERE m.org_id = ? AND m.seq > COALESCE("
+			      "  (SELECT c.seq FROM memberships c WHERE c.org_id = ? AND ? IN "
+			      "(c.user_id, c.email)),"
+			      "  CASE WHEN ? = '' THEN 0 END)"
+			      " ORDER BY m.seq LIMIT ?",
+	[STMT_MEMBER_GET] = "SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339(
+		"m.added_at") " FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
+			      " WHERE m.org_id = ? AND m.user_id = ?",
 	[STMT_MEMBER_INSERT] =
 		"INSERT INTO memberships (org_id, user_id, email, role, status, added_at)"
 		" VALUES (?, ?, ?, ?, ?, FROM_UNIXTIME(?))",
-	[STMT_OWNERS_LOCK] =
-		"SELECT user_id FROM memberships"
-		" WHERE org_id = ? AND role = 3 AND status = 'active' FOR UPDATE",
+	[STMT_OWNERS_LOCK] = "SELECT user_id FROM memberships"
+			     " WHERE org_id = ? AND role = 3 AND status = 'active' FOR UPDATE",
 	[STMT_MEMBER_LOCK] =
 		"SELECT role FROM memberships WHERE org_id = ? AND user_id = ? FOR UPDATE",
-	[STMT_MEMBER_SET_ROLE] =
-		"UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?",
-	[STMT_MEMBER_DELETE] =
-		"DELETE FROM memberships WHERE org_id = ? AND user_id = ?",
+	[STMT_MEMBER_SET_ROLE] = "UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?",
+	[STMT_MEMBER_DELETE] = "DELETE FROM memberships WHERE org_id = ? AND user_id = ?",
 
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit_log (id, org_id, at, actor_user_id, action, target, detail)"
 		" VALUES (?, ?, FROM_UNIXTIME(?), ?, ?, ?, ?)",
-	[STMT_AUDIT_PAGE] =
-		"SELECT id, " RFC3339("at") ", actor_user_id, action, target, detail FROM audit_log"
-		" WHERE org_id = ? AND seq < COALESCE("
-		"  (SELECT c.seq FROM audit_log c WHERE c.org_id = ? AND c.id = ?),"
-		"  CASE WHEN ? = '' THEN ~0 END)"
-		" ORDER BY seq DESC LIMIT ?",
+	[STMT_AUDIT_PAGE] = "SELECT id, " RFC3339(
+		"at") ", actor_user_id, action, target, detail FROM audit_log"
+		      " WHERE org_id = ? AND seq < COALESCE("
+		      "  (SELECT c.seq FROM audit_log c WHERE c.org_id = ? AND c.id = ?),"
+		      "  CASE WHEN ? = '' THEN ~0 END)"
+		      " ORDER BY seq DESC LIMIT ?",
 
 #define PROJECT_COLS "id, name, description, " RFC3339("created_at")
 	[STMT_PROJECTS_PAGE] =
@@ -102,16 +93,13 @@ const char *const sql_text[STMT__MAX] = {
 		"  (SELECT c.seq FROM projects c WHERE c.org_id = ? AND c.id = ?),"
 		"  CASE WHEN ? = '' THEN 0 END)"
 		" ORDER BY seq LIMIT ?",
-	[STMT_PROJECT_GET] =
-		"SELECT " PROJECT_COLS " FROM projects WHERE org_id = ? AND id = ?",
-	[STMT_PROJECT_INSERT] =
-		"INSERT INTO projects (id, org_id, name, description, created_at)"
-		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
-	[STMT_PROJECT_UPDATE] =
-		"UPDATE projects SET name = COALESCE(?, name), description = COALESCE(?, description)"
-		" WHERE org_id = ? AND id = ?",
-	[STMT_PROJECT_DELETE] =
-		"DELETE FROM projects WHERE org_id = ? AND id = ?",
+	[STMT_PROJECT_GET] = "SELECT " PROJECT_COLS " FROM projects WHERE org_id = ? AND id = ?",
+	[STMT_PROJECT_INSERT] = "INSERT INTO projects (id, org_id, name, description, created_at)"
+				" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
+	[STMT_PROJECT_UPDATE] = "UPDATE projects SET name = COALESCE(?, name), description = "
+				"COALESCE(?, description)"
+				" WHERE org_id = ? AND id = ?",
+	[STMT_PROJECT_DELETE] = "DELETE FROM projects WHERE org_id = ? AND id = ?",
 
 #define ENV_COLS "id, name, kind, region, status, " RFC3339("created_at")
 	[STMT_ENVS_PAGE] =
@@ -119,8 +107,7 @@ const char *const sql_text[STMT__MAX] = {
 		"  (SELECT c.seq FROM environments c WHERE c.org_id = ? AND c.id = ?),"
 		"  CASE WHEN ? = '' THEN 0 END)"
 		" ORDER BY seq LIMIT ?",
-	[STMT_ENV_GET] =
-		"SELECT " ENV_COLS " FROM environments WHERE org_id = ? AND id = ?",
+	[STMT_ENV_GET] = "SELECT " ENV_COLS " FROM environments WHERE org_id = ? AND id = ?",
 	[STMT_ENV_INSERT] =
 		"INSERT INTO environments (id, org_id, name, kind, region, status, created_at)"
 		" VALUES (?, ?, ?, ?, ?, 'active', FROM_UNIXTIME(?))",
@@ -128,8 +115,7 @@ const char *const sql_text[STMT__MAX] = {
 		"UPDATE environments SET name = COALESCE(?, name), kind = COALESCE(?, kind),"
 		" region = COALESCE(?, region), status = COALESCE(?, status)"
 		" WHERE org_id = ? AND id = ?",
-	[STMT_ENV_DELETE] =
-		"DELETE FROM environments WHERE org_id = ? AND id = ?",
+	[STMT_ENV_DELETE] = "DELETE FROM environments WHERE org_id = ? AND id = ?",
 
 	[STMT_PLANS_ALL] =
 		"SELECT id, name, monthly_run_limit, price_cents, overage_credits_per_run"
@@ -137,67 +123,64 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_ORG_PLAN_LOCK] =
 		"SELECT o.plan_id, b.pm_id FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id"
 		" WHERE o.id = ? FOR UPDATE",
-	[STMT_ORG_SET_PLAN] =
-		"UPDATE orgs SET plan_id = ? WHERE id = ?",
+	[STMT_ORG_SET_PLAN] = "UPDATE orgs SET plan_id = ? WHERE id = ?",
 	/* the organization's row first: every money or usage change of one organization
 	   queues here, so the child rows' foreign-key locks never deadlock */
-	[STMT_RUN_LOCK] =
-		"SELECT o.credit_balance, o.plan_id, COALESCE(u.runs, 0) FROM orgs o"
-		" LEFT JOIN usage_months u ON u.org_id = o.id AND u.period = ?"
-		" WHERE o.id = ? FOR UPDATE",
+	[STMT_RUN_LOCK] = "SELECT o.credit_balance, o.plan_id, COALESCE(u.runs, 0) FROM orgs o"
+			  " LEFT JOIN usage_months u ON u.org_id = o.id AND u.period = ?"
+			  " WHERE o.id = ? FOR UPDATE",
 	[STMT_RUN_INSERT] =
 		"INSERT INTO runs (id, org_id, project_id, environment_id, period, counted_as,"
 		"  credits_charged, created_at)"
 		" SELECT ?, p.org_id, p.id, e.id, ?, ?, ?, FROM_UNIXTIME(?)"
 		" FROM projects p JOIN environments e ON e.org_id = p.org_id"
 		" WHERE p.org_id = ? AND p.id = ? AND e.id = ?",
-	[STMT_RUN_TARGETS] =
-		"SELECT (SELECT COUNT(*) FROM projects WHERE org_id = ? AND id = ?),"
-		" (SELECT COUNT(*) FROM environments WHERE org_id = ? AND id = ?)",
+	[STMT_RUN_TARGETS] = "SELECT (SELECT COUNT(*) FROM projects WHERE org_id = ? AND id = ?),"
+			     " (SELECT COUNT(*) FROM environments WHERE org_id = ? AND id = ?)",
 	[STMT_USAGE_ADD] =
 		"INSERT INTO usage_months (org_id, period, runs, overage_runs) VALUES (?, ?, 1, ?)"
-		" ON DUPLICATE KEY UPDATE runs = runs + 1, overage_runs = overage_runs + VALUES(overage_runs)",
-	[STMT_BALANCE_TAKE] =
-		"UPDATE orgs SET credit_balance = credit_balance - ?"
-		" WHERE id = ? AND credit_balance >= ?",
+		" ON DUPLICATE KEY UPDATE runs = runs + 1, overage_runs = overage_runs + "
+		"VALUES(overage_runs)",
+	[STMT_BALANCE_TAKE] = "UPDATE orgs SET credit_balance = credit_balance - ?"
+			      " WHERE id = ? AND credit_balance >= ?",
 	[STMT_LEDGER_INSERT] =
 		"INSERT INTO ledger (id, org_id, at, delta, balance_after, reason, ref)"
 		" VALUES (?, ?, FROM_UNIXTIME(?), ?, ?, ?, ?)",
 	[STMT_USAGE_HISTORY] =
 		"SELECT period, runs, overage_runs FROM usage_months WHERE org_id = ?"
 		" ORDER BY period DESC LIMIT 13",
-	[STMT_LEDGER_PAGE] =
-		"SELECT id, " RFC3339("at") ", delta, balance_after, reason, ref FROM ledger"
-		" WHERE org_id = ? AND seq < COALESCE("
-		"  (SELECT c.seq FROM ledger c WHERE c.org_id = ? AND c.id = ?),"
-		"  CASE WHEN ? = '' THEN ~0 END)"
-		" ORDER BY seq DESC LIMIT ?",
+	[STMT_LEDGER_PAGE] = "SELECT id, " RFC3339(
+		"at") ", delta, balance_after, reason, ref FROM ledger"
+		      " WHERE org_id = ? AND seq < COALESCE("
+		      "  (SELECT c.seq FROM ledger c WHERE c.org_id = ? AND c.id = ?),"
+		      "  CASE WHEN ? = '' THEN ~0 END)"
+		      " ORDER BY seq DESC LIMIT ?",
 	/* the home view in one row: organization, counts, usage, billing */
 	[STMT_DASHBOARD] =
 		"SELECT o.id, o.name, o.plan_id, o.credit_balance,"
-		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'),"
+		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = "
+		"'active'),"
 		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'"
 		"   AND m.role = 3),"
 		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'"
 		"   AND m.role = 2),"
-		" COALESCE((SELECT u.runs FROM usage_months u WHERE u.org_id = o.id AND u.period = ?), 0),"
+		" COALESCE((SELECT u.runs FROM usage_months u WHERE u.org_id = o.id AND u.period = "
+		"?), 0),"
 		" b.pm_brand, b.pm_last4, COALESCE(b.ar_enabled, 0), COALESCE(b.ar_threshold, 0),"
 		" COALESCE(b.ar_recharge, 0), COALESCE(b.ar_failures, 0)"
 		" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ?",
-	[STMT_DASHBOARD_ENVS] =
-		"SELECT id, name, kind, status FROM environments WHERE org_id = ?"
-		" ORDER BY seq LIMIT 101",
+	[STMT_DASHBOARD_ENVS] = "SELECT id, name, kind, status FROM environments WHERE org_id = ?"
+				" ORDER BY seq LIMIT 101",
 
 	[STMT_IDEM_INSERT] =
 		"INSERT INTO idempotency_keys (org_id, idem_key, request_hash, status, response,"
 		"  created_at) VALUES (?, ?, ?, 0, '', FROM_UNIXTIME(?))",
-	[STMT_IDEM_GET] =
-		"SELECT request_hash, status, response, created_at > FROM_UNIXTIME(?)"
-		" FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
-	[STMT_IDEM_DELETE] =
-		"DELETE FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
-	[STMT_IDEM_STORE] =
-		"UPDATE idempotency_keys SET status = ?, response = ? WHERE org_id = ? AND idem_key = ?",
+	[STMT_IDEM_GET] = "SELECT request_hash, status, response, created_at > FROM_UNIXTIME(?)"
+			  " FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
+	[STMT_IDEM_DELETE] = "DELETE FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
+	[STMT_IDEM_STORE] = "UPDATE idempotency_keys SET status = ?, response = ? WHERE org_id = ? "
+			    "AND idem_key = ?",
 	[STMT_IDEM_PURGE] =
 		"DELETE FROM idempotency_keys WHERE created_at < FROM_UNIXTIME(?) LIMIT 1000",
 };
+/* clang-format on */

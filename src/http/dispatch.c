@@ -15,7 +15,7 @@
 #include "orgd/session.h"
 
 static const char *const method_names[M__MAX + 1] = {
-	[M_GET] = "GET", [M_POST] = "POST", [M_PUT] = "PUT",
+	[M_GET] = "GET",     [M_POST] = "POST",     [M_PUT] = "PUT",
 	[M_PATCH] = "PATCH", [M_DELETE] = "DELETE", [M__MAX] = "OTHER",
 };
 
@@ -138,11 +138,14 @@ static err_t run(struct req *r)
 				  r->in, &r->present, &r->arena, &r->err_field);
 		if (err != ERR_OK) {
 			if (err == ERR_INVALID && !r->err_msg)
-				r->err_msg = r->err_field ? "This field is missing, of the wrong type "
-							    "or out of range."
-							  : "The body is not a JSON object orgd accepts: valid UTF-8 JSON, "
-							    "no duplicate names or NUL characters, nesting "
-							    "at most 16 deep, integers within 64 bits.";
+				r->err_msg =
+					r->err_field
+						? "This field is missing, of the wrong type "
+						  "or out of range."
+						: "The body is not a JSON object orgd accepts: "
+						  "valid UTF-8 JSON, "
+						  "no duplicate names or NUL characters, nesting "
+						  "at most 16 deep, integers within 64 bits.";
 			return err;
 		}
 	}

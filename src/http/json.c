@@ -394,8 +394,8 @@ err_t json_decode(const char *buf, size_t len, const struct jfield *fields, size
 	{
 		size_t klen = strlen(key);
 		size_t f = 0;
-		while (f < nfields && !(strlen(fields[f].name) == klen &&
-					memcmp(fields[f].name, key, klen) == 0))
+		while (f < nfields &&
+		       !(strlen(fields[f].name) == klen && memcmp(fields[f].name, key, klen) == 0))
 			f++;
 		if (f == nfields) {
 			if (flags & JSON_ALLOW_UNKNOWN)

@@ -68,7 +68,8 @@ const struct route routes[] = {
 	{M_GET, "/v1/org/dashboard", AUTH_ORG, OP_DASHBOARD_READ, NULL, api_dashboard_get, NULL, 0},
 
 	/* credits and billing */
-	{M_GET, "/v1/org/billing/ledger", AUTH_ORG, OP_BILLING_READ, NULL, api_ledger_list, NULL, 0},
+	{M_GET, "/v1/org/billing/ledger", AUTH_ORG, OP_BILLING_READ, NULL, api_ledger_list, NULL,
+	 0},
 };
 
 const size_t nroutes = sizeof routes / sizeof routes[0];

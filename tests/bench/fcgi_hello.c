@@ -32,7 +32,7 @@
 #include <fcgiapp.h>
 #include <mysql.h>
 
-#define MAX_WORKERS 256
+#define MAX_WORKERS  256
 #define COUNTER_ROWS 64
 
 static const char BODY[] = "{\"status\":\"ok\",\"db\":\"ok\"}";
@@ -182,8 +182,10 @@ static void db_setup(void)
 	n = (size_t)snprintf(sql, sizeof sql, "INSERT IGNORE INTO bench_counter (id) VALUES ");
 	for (int i = 1; i <= COUNTER_ROWS; i++)
 		n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(%d)", i > 1 ? "," : "", i);
-	if (mysql_query(db, "CREATE TABLE IF NOT EXISTS bench_counter ("
-			    "id INT NOT NULL PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB") ||
+	if (mysql_query(
+		    db,
+		    "CREATE TABLE IF NOT EXISTS bench_counter ("
+		    "id INT NOT NULL PRIMARY KEY, n BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB") ||
 	    mysql_query(db, sql) || mysql_commit(db)) {
 		fprintf(stderr, "fcgi-hello: setup: %s\n", mysql_error(db));
 		exit(1);
@@ -196,9 +198,10 @@ static void respond(FCGX_Request *req, const char *status, const char *body)
 {
 	char head[160];
 	size_t len = strlen(body);
-	int n = snprintf(head, sizeof head,
-			 "Status: %s\r\nContent-Type: application/json\r\nContent-Length: %lu\r\n\r\n",
-			 status, (unsigned long)len);
+	int n = snprintf(
+		head, sizeof head,
+		"Status: %s\r\nContent-Type: application/json\r\nContent-Length: %lu\r\n\r\n",
+		status, (unsigned long)len);
 	FCGX_PutStr(head, n, req->out);
 	FCGX_PutStr(body, (int)len, req->out);
 }
@@ -288,7 +291,8 @@ int main(void)
 		}
 		for (int i = 0; i < nworkers; i++) {
 			if (pids[i] == dead && !stopping) {
-				fprintf(stderr, "fcgi-hello: worker %d died (status %d): replaced\n",
+				fprintf(stderr,
+					"fcgi-hello: worker %d died (status %d): replaced\n",
 					(int)dead, status);
 				pids[i] = spawn(fd);
 			}

@@ -55,8 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		jw_strn(&w, in.s.s, in.s.len);
 		jw_obj_end(&w);
 		struct in again = {0};
-		if (out.oom || json_decode(out.p, out.len, fields, 5, 0, &again, &present, &arena,
-					   &bad) != ERR_OK ||
+		if (out.oom ||
+		    json_decode(out.p, out.len, fields, 5, 0, &again, &present, &arena, &bad) !=
+			    ERR_OK ||
 		    again.s.len != in.s.len || memcmp(again.s.s, in.s.s, in.s.len) != 0)
 			abort();
 		buf_free(&out);

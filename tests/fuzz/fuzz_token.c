@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct keyring *ring;
 static struct arena arena;
-static const struct token_cfg cfg = { .iss = "orgd", .aud = "rule-engine", .leeway = 60 };
+static const struct token_cfg cfg = {.iss = "orgd", .aud = "rule-engine", .leeway = 60};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -30,13 +30,8 @@ TEST(rfc4648_vectors)
 	static const struct {
 		const char *in, *out;
 	} v[] = {
-		{ "", "" },
-		{ "f", "Zg" },
-		{ "fo", "Zm8" },
-		{ "foo", "Zm9v" },
-		{ "foob", "Zm9vYg" },
-		{ "fooba", "Zm9vYmE" },
-		{ "foobar", "Zm9vYmFy" },
+		{"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
+		{"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
 	};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		char enc[64];
@@ -55,7 +50,7 @@ TEST(rfc4648_vectors)
 TEST(url_alphabet)
 {
 	/* standard base64 would give "+/8=" and "//8=" */
-	static const unsigned char a[] = { 0xfb, 0xff }, b[] = { 0xff, 0xff };
+	static const unsigned char a[] = {0xfb, 0xff}, b[] = {0xff, 0xff};
 	char enc[8];
 	b64url_encode(a, sizeof a, enc);
 	CHECK_EQ_STR(enc, "-_8");
@@ -94,7 +89,7 @@ TEST(encode_buf)
 	char enc[B64URL_ENC_LEN(100) + 1];
 	for (size_t i = 0; i < sizeof in; i++)
 		in[i] = (unsigned char)(i * 37);
-	struct buf b = { 0 };
+	struct buf b = {0};
 	buf_puts(&b, "x.");
 	b64url_encode_buf(&b, in, sizeof in);
 	size_t m = b64url_encode(in, sizeof in, enc);
@@ -169,12 +164,12 @@ TEST(refuses_non_canonical)
 {
 	/* two characters: the low 4 bits of the second are unused */
 	for (int b = 0; b < 64; b++) {
-		char s[2] = { 'Q', alphabet[b] };
+		char s[2] = {'Q', alphabet[b]};
 		CHECK(decodes(s, 2) == ((b & 0x0f) == 0));
 	}
 	/* three characters: the low 2 bits of the third are unused */
 	for (int c = 0; c < 64; c++) {
-		char s[3] = { 'Z', 'm', alphabet[c] };
+		char s[3] = {'Z', 'm', alphabet[c]};
 		CHECK(decodes(s, 3) == ((c & 0x03) == 0));
 	}
 	CHECK(decodes_str("Zm8"));
@@ -183,7 +178,7 @@ TEST(refuses_non_canonical)
 	CHECK(!decodes_str("Zh"));
 	/* a full group has no unused bits: every last character is fine */
 	for (int d = 0; d < 64; d++) {
-		char s[4] = { 'Z', 'm', '9', alphabet[d] };
+		char s[4] = {'Z', 'm', '9', alphabet[d]};
 		CHECK(decodes(s, 4));
 	}
 }

@@ -42,7 +42,8 @@ static err_t decn(const char *s, size_t n)
 
 TEST(decodes_typed_fields)
 {
-	CHECK(dec(" {\"name\":\"h\\u00e9\\ud83d\\ude00\",\"n\":-10,\"flag\":true,\"aud\":[\"a\",\"b\"]} ") == ERR_OK);
+	CHECK(dec(" {\"name\":\"h\\u00e9\\ud83d\\ude00\",\"n\":-10,\"flag\":true,\"aud\":[\"a\","
+		  "\"b\"]} ") == ERR_OK);
 	CHECK(in.name.len == 7 && memcmp(in.name.s, "h\xc3\xa9\xf0\x9f\x98\x80", 7) == 0);
 	CHECK(in.n == -10 && in.flag && in.aud.n == 2);
 	CHECK(present == 0xf);
@@ -52,7 +53,8 @@ TEST(decodes_typed_fields)
 
 TEST(refuses_unknown_missing_and_null)
 {
-	CHECK(dec("{\"name\":\"x\",\"extra\":1}") == ERR_INVALID && bad && strcmp(bad, "extra") == 0);
+	CHECK(dec("{\"name\":\"x\",\"extra\":1}") == ERR_INVALID && bad &&
+	      strcmp(bad, "extra") == 0);
 	CHECK(dec("{\"n\":1}") == ERR_INVALID && bad && strcmp(bad, "name") == 0);
 	CHECK(dec("{\"name\":null}") == ERR_INVALID && bad && strcmp(bad, "name") == 0);
 	CHECK(dec("{\"name\":\"x\",\"flag\":null}") == ERR_INVALID);
@@ -70,11 +72,13 @@ TEST(checks_types_and_ranges)
 	CHECK(dec("{\"name\":\"x\",\"n\":-9223372036854775809}") == ERR_INVALID);
 	CHECK(dec("{\"name\":\"x\",\"flag\":1}") == ERR_INVALID);
 	CHECK(dec("{\"name\":1}") == ERR_INVALID);
-	CHECK(dec("{\"name\":\"\"}") == ERR_INVALID);            /* below min length */
-	CHECK(dec("{\"name\":\"123456\"}") == ERR_INVALID);      /* above max length */
-	CHECK(dec("{\"name\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}") == ERR_OK); /* 5 code points */
+	CHECK(dec("{\"name\":\"\"}") == ERR_INVALID);       /* below min length */
+	CHECK(dec("{\"name\":\"123456\"}") == ERR_INVALID); /* above max length */
+	CHECK(dec("{\"name\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}") ==
+	      ERR_OK); /* 5 code points */
 	CHECK(dec("{\"name\":\"x\",\"aud\":[1]}") == ERR_INVALID);
-	CHECK(dec("{\"name\":\"x\",\"aud\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]}") == ERR_INVALID);
+	CHECK(dec("{\"name\":\"x\",\"aud\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]"
+		  "}") == ERR_INVALID);
 }
 
 TEST(refuses_what_json_c_allows)
@@ -136,7 +140,8 @@ static char *nest(int depth)
 
 TEST(limits_nesting_to_16)
 {
-	static const struct jfield q[] = {{"name", JF_STRING, 0, 0, 0, 0}, {"q", JF_ANY, 0, 0, 0, 0}};
+	static const struct jfield q[] = {{"name", JF_STRING, 0, 0, 0, 0},
+					  {"q", JF_ANY, 0, 0, 0, 0}};
 	char out[sizeof(struct jstr)];
 	const char *s = nest(16);
 	arena_reset(&a);
@@ -164,7 +169,8 @@ TEST(writer_escapes_and_separates)
 	jw_kstr(&w, "n", NULL);
 	jw_obj_end(&w);
 	buf_putc(&b, '\0');
-	CHECK_EQ_STR(b.p, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"i\":-42,\"a\":[1,{},null],\"t\":true,\"n\":null}");
+	CHECK_EQ_STR(b.p, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"i\":-42,\"a\":[1,{},null],\"t\":true,"
+			  "\"n\":null}");
 	buf_free(&b);
 }
 

@@ -10,7 +10,7 @@
 #include "orgd/password.h"
 #include "t.h"
 
-static const struct pw_params fast = { .log2n = 14, .r = 8, .p = 1 };
+static const struct pw_params fast = {.log2n = 14, .r = 8, .p = 1};
 
 static void hex(const unsigned char *p, size_t n, char *out)
 {
@@ -109,7 +109,7 @@ TEST(tampered_hash_fails)
 	CHECK(password_hash("correct horse", 13, &fast, enc, sizeof enc) == ERR_OK);
 	size_t n = strlen(enc);
 	/* one character of the hash, one of the salt */
-	size_t pos[] = { n - 10, 30 };
+	size_t pos[] = {n - 10, 30};
 	for (size_t i = 0; i < 2; i++) {
 		char t[PASSWORD_HASH_MAX];
 		memcpy(t, enc, n + 1);
@@ -182,8 +182,8 @@ TEST(hash_refuses_bad_params)
 {
 	char enc[PASSWORD_HASH_MAX];
 	static const struct pw_params bad[] = {
-		{ 13, 8, 1 }, { 21, 8, 1 },  { 14, 0, 1 }, { 14, 17, 1 }, { 14, 8, 0 },
-		{ 14, 8, 5 }, { 20, 16, 1 }, { 20, 9, 1 }, { 20, 8, 3 },
+		{13, 8, 1}, {21, 8, 1},  {14, 0, 1}, {14, 17, 1}, {14, 8, 0},
+		{14, 8, 5}, {20, 16, 1}, {20, 9, 1}, {20, 8, 3},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		CHECK(password_hash("pw", 2, &bad[i], enc, sizeof enc) == ERR_INVALID);
@@ -208,7 +208,7 @@ TEST(default_params)
 TEST(burn_runs)
 {
 	password_burn("whatever", 8, &fast);
-	password_burn("whatever", 8, &(struct pw_params){ 1, 1, 1 }); /* out of bounds: default */
+	password_burn("whatever", 8, &(struct pw_params){1, 1, 1}); /* out of bounds: default */
 	CHECK(1);
 }
 

@@ -26,7 +26,7 @@
 static struct keyring *ring; /* K1: our signer */
 static struct keyring *atk;  /* the attacker's */
 static char kid1[KEYRING_KID_LEN + 1], kid_atk[KEYRING_KID_LEN + 1];
-static const struct token_cfg cfg = { .iss = "orgd", .aud = "rule-engine", .leeway = 60 };
+static const struct token_cfg cfg = {.iss = "orgd", .aud = "rule-engine", .leeway = 60};
 static struct arena arena;
 
 #define HDR "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"$KID\"}"
@@ -90,7 +90,7 @@ static char *craft_n(struct keyring *r, const char *h, size_t hn, const char *c,
 {
 	size_t hl, cl;
 	char *hs = subst(h, hn, &hl), *cs = subst(c, cn, &cl);
-	struct buf b = { 0 };
+	struct buf b = {0};
 	if (token_sign_raw(r, hs, hl, cs, cl, &b) != ERR_OK) {
 		printf("FAIL setup: token_sign_raw\n");
 		exit(1);
@@ -192,8 +192,8 @@ static char *join(const char *a, const char *b)
 /* A PKCS#8 PEM of the Ed25519 seed 32 x s. */
 static void seed_pem(unsigned char s, char *out, size_t outsz)
 {
-	static const unsigned char prefix[16] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
-						  0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20 };
+	static const unsigned char prefix[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+						 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
 	unsigned char der[48];
 	char b64[B64URL_ENC_LEN(48) + 1];
 	memcpy(der, prefix, 16);
@@ -213,7 +213,7 @@ TEST(keyring_rfc7638_kid_and_jwks)
 	CHECK(k != NULL);
 	CHECK(k && strcmp(keyring_kid(k), KEY_RFC_KID) == 0);
 	CHECK(keyring_find(r, KEY_RFC_KID, strlen(KEY_RFC_KID) - 1) == NULL);
-	struct buf b = { 0 };
+	struct buf b = {0};
 	struct jw w;
 	jw_init(&w, &b);
 	keyring_jwks(r, &w);
@@ -235,7 +235,7 @@ TEST(keyring_dedupes_and_picks_signer)
 	CHECK(keyring_add_pem(r, KEY_K1_PUB, strlen(KEY_K1_PUB)) == ERR_OK);
 	CHECK(keyring_count(r) == 2);
 	CHECK(keyring_signer(r) && strcmp(keyring_kid(keyring_signer(r)), kid1) == 0);
-	struct buf b = { 0 };
+	struct buf b = {0};
 	struct jw w;
 	jw_init(&w, &b);
 	keyring_jwks(r, &w);
@@ -346,8 +346,8 @@ TEST(keyring_load_dir)
 	CHECK(r && keyring_find(r, KEY_RFC_KID, strlen(KEY_RFC_KID)) != NULL);
 	CHECK(r && keyring_find(r, kid_atk, strlen(kid_atk)) == NULL);
 	/* the loaded signer's tokens verify with a ring holding only its public half */
-	struct buf b = { 0 };
-	struct claims c = { .sub = "u", .sid = "s", .iat = NOW, .exp = NOW + 10 };
+	struct buf b = {0};
+	struct claims c = {.sub = "u", .sid = "s", .iat = NOW, .exp = NOW + 10};
 	CHECK(r && token_sign(r, &cfg, &c, &b) == ERR_OK);
 	CHECK(verify_with(k2, &cfg, b.p, b.len, NOW, NULL) == ERR_OK);
 	CHECK(verify_with(ring, &cfg, b.p, b.len, NOW, NULL) == ERR_UNAUTHENTICATED);
@@ -366,7 +366,7 @@ TEST(keyring_load_refusals)
 
 	char dir[] = "/tmp/orgd-test-keys-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
-	static const char *const names[] = { "a.pem", "b.pem" };
+	static const char *const names[] = {"a.pem", "b.pem"};
 	put_file(dir, names[0], KEY_RFC_PUB); /* public keys only: nothing signs */
 	CHECK(keyring_load(dir, &r) == ERR_INTERNAL && r == NULL);
 	rm_dir(dir, names, 1);
@@ -418,7 +418,7 @@ TEST(rfc8037_signature_verifies)
 TEST(rfc8037_signing_is_byte_exact)
 {
 	struct keyring *r = ring_of(KEY_RFC_PRIV);
-	struct buf b = { 0 };
+	struct buf b = {0};
 	static const char hdr[] = "{\"alg\":\"EdDSA\"}", pl[] = "Example of Ed25519 signing";
 	CHECK(token_sign_raw(r, hdr, strlen(hdr), pl, strlen(pl), &b) == ERR_OK);
 	buf_putc(&b, '\0');
@@ -434,7 +434,7 @@ TEST(rfc8037_jws_is_not_a_session)
 	token_cache_clear();
 	CHECK(verify_with(r, &cfg, jws, strlen(jws), NOW, NULL) == ERR_UNAUTHENTICATED);
 	/* with a kid it is still refused: the payload is not JSON */
-	struct buf b = { 0 };
+	struct buf b = {0};
 	static const char hdr[] = "{\"alg\":\"EdDSA\",\"kid\":\"" KEY_RFC_KID "\"}";
 	static const char pl[] = "Example of Ed25519 signing";
 	CHECK(token_sign_raw(r, hdr, strlen(hdr), pl, strlen(pl), &b) == ERR_OK);
@@ -466,8 +466,8 @@ static char *segment(const char *tok, int i)
 
 TEST(sign_then_verify)
 {
-	struct claims c = { .sub = "user_1", .sid = "sess_1", .iat = NOW - 5, .exp = NOW + 43200 };
-	struct buf b = { 0 };
+	struct claims c = {.sub = "user_1", .sid = "sess_1", .iat = NOW - 5, .exp = NOW + 43200};
+	struct buf b = {0};
 	buf_puts(&b, "Bearer ");
 	CHECK(token_sign(ring, &cfg, &c, &b) == ERR_OK);
 	buf_putc(&b, '\0');
@@ -503,9 +503,9 @@ TEST(sign_then_verify)
 
 TEST(sign_refusals)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	buf_puts(&b, "keep");
-	struct claims ok = { .sub = "u", .sid = "s", .iat = NOW, .exp = NOW + 1 };
+	struct claims ok = {.sub = "u", .sid = "s", .iat = NOW, .exp = NOW + 1};
 	struct claims c = ok;
 	c.sub[0] = '\0';
 	CHECK(token_sign(ring, &cfg, &c, &b) == ERR_INTERNAL);
@@ -535,9 +535,9 @@ TEST(valid_token_verifies)
 	OK(craft("{\"alg\":\"EdDSA\",\"kid\":\"$KID\"}", CLAIMS)); /* typ is optional */
 	/* unknown claims and header members are ignored */
 	OK(craft(
-	    "{\"alg\":\"EdDSA\",\"kid\":\"$KID\",\"x\":{\"y\":[1,2,{}]}}",
-	    "{\"iss\":\"orgd\",\"aud\":\"rule-engine\",\"sub\":\"u1\",\"sid\":\"s1\",\"iat\":1,"
-	    "\"exp\":1700003600,\"nbf\":1,\"foo\":{\"bar\":[null,true]}}"));
+		"{\"alg\":\"EdDSA\",\"kid\":\"$KID\",\"x\":{\"y\":[1,2,{}]}}",
+		"{\"iss\":\"orgd\",\"aud\":\"rule-engine\",\"sub\":\"u1\",\"sid\":\"s1\",\"iat\":1,"
+		"\"exp\":1700003600,\"nbf\":1,\"foo\":{\"bar\":[null,true]}}"));
 	/* whitespace inside the JSON is JSON's business */
 	OK(craft(" {\"alg\" : \"EdDSA\",\n\"kid\":\"$KID\"} ", CLAIMS));
 }
@@ -681,11 +681,11 @@ TEST(whitespace_inside)
 	char *t = craft(HDR, CLAIMS);
 	size_t n = strlen(t), d1 = (size_t)(strchr(t, '.') - t), d2 = (size_t)(strrchr(t, '.') - t);
 	char *input = keep(strndup(t, d2));
-	static const char *ws[] = { " ", "\t", "\n", "\r", "\v", "\f", "%20", "\xc2\xa0" };
+	static const char *ws[] = {" ", "\t", "\n", "\r", "\v", "\f", "%20", "\xc2\xa0"};
 	/* in the header or payload, signed as they are */
-	size_t in_at[] = { 0, 3, d1, d1 + 1, d1 + 7, d2 };
+	size_t in_at[] = {0, 3, d1, d1 + 1, d1 + 7, d2};
 	/* in the signature (which no signature covers) */
-	size_t sig_at[] = { d2 + 1, d2 + 5, n - 2, n };
+	size_t sig_at[] = {d2 + 1, d2 + 5, n - 2, n};
 	for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
 		for (size_t j = 0; j < sizeof in_at / sizeof in_at[0]; j++)
 			BAD(sign_input(with_insert(input, in_at[j], ws[i])));
@@ -776,7 +776,7 @@ TEST(segments_strict_base64url)
 
 TEST(json_must_be_an_object)
 {
-	static const char *not_obj[] = { "[]", "[{}]", "\"x\"", "1", "null", "true", "", " " };
+	static const char *not_obj[] = {"[]", "[{}]", "\"x\"", "1", "null", "true", "", " "};
 	for (size_t i = 0; i < sizeof not_obj / sizeof not_obj[0]; i++) {
 		BAD(craft(not_obj[i], CLAIMS));
 		BAD(craft(HDR, not_obj[i]));
@@ -789,7 +789,7 @@ TEST(json_must_be_an_object)
 
 TEST(json_trailing_garbage)
 {
-	static const char *tails[] = { "x", "{}", ",", "}", "]", "\"\"", "0", "null", "\n}" };
+	static const char *tails[] = {"x", "{}", ",", "}", "]", "\"\"", "0", "null", "\n}"};
 	char h[256], c[512];
 	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
 		snprintf(h, sizeof h, "%s%s", HDR, tails[i]);
@@ -848,9 +848,9 @@ TEST(json_invalid_utf8)
 	}
 	/* valid UTF-8 and escapes are fine */
 	OK(craft(
-	    "{\"alg\":\"EdDSA\",\"kid\":\"$KID\",\"typ\":\"\xc3\xa9\\ud83d\\ude00\"}",
-	    "{\"iss\":\"orgd\",\"aud\":\"rule-engine\",\"sub\":\"\xe2\x82\xac\",\"sid\":\"s1\","
-	    "\"iat\":1699999990,\"exp\":1700003600}"));
+		"{\"alg\":\"EdDSA\",\"kid\":\"$KID\",\"typ\":\"\xc3\xa9\\ud83d\\ude00\"}",
+		"{\"iss\":\"orgd\",\"aud\":\"rule-engine\",\"sub\":\"\xe2\x82\xac\",\"sid\":\"s1\","
+		"\"iat\":1699999990,\"exp\":1700003600}"));
 }
 
 /* {"alg":"EdDSA","kid":"...","x":<depth - 1 nested arrays>} */
@@ -959,10 +959,10 @@ TEST(exp_and_iat_types)
 	};
 	char c[512];
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		snprintf(
-		    c, sizeof c,
-		    "{\"iss\":\"orgd\",\"aud\":\"rule-engine\",\"sub\":\"u1\",\"sid\":\"s1\",%s}",
-		    bad[i]);
+		snprintf(c, sizeof c,
+			 "{\"iss\":\"orgd\",\"aud\":\"rule-engine\",\"sub\":\"u1\",\"sid\":\"s1\",%"
+			 "s}",
+			 bad[i]);
 		BAD(craft(HDR, c));
 	}
 	OK(craft(HDR, "{\"iss\":\"orgd\",\"aud\":\"rule-engine\",\"sub\":\"u1\",\"sid\":\"s1\","

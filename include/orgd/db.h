@@ -81,6 +81,13 @@ err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struc
 err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit, struct arena *a,
 	      size_t size, db_row_fn conv, void **items, size_t *n);
 
+/*
+ * Housekeeping, a bounded batch each: idempotency keys past their 24 hours,
+ * sessions past their expiry, failed sign-ins older than a day. Workers call
+ * it now and then; any number may run at once.
+ */
+err_t db_sweep(int64_t now);
+
 /* The AUTO_INCREMENT id of the last insert on this connection. */
 uint64_t db_last_id(void);
 

@@ -32,7 +32,5 @@ err_t db_idem_claim(const char *org_id, const char *key, const unsigned char has
 		    int64_t now, struct arena *a, struct idem_answer *ans);
 /* Store the answer of a claimed key. */
 err_t db_idem_store(const char *org_id, const char *key, int status, const char *body, size_t len);
-/* Delete up to 1000 keys older than IDEM_TTL. */
-err_t db_idem_purge(int64_t now);
 
 #endif

@@ -45,7 +45,7 @@ err_t db_session_revoke(const char *sid, int64_t now);
 
 /* How many sign-ins for email failed after since. */
 err_t db_login_failures(const char *email, int64_t since, struct arena *a, int64_t *count);
-/* Record one failed sign-in, dropping those at or before `expired`. */
-err_t db_login_failure_add(const char *email, int64_t now, int64_t expired);
+/* Record one failed sign-in (db_sweep() drops them after a day). */
+err_t db_login_failure_add(const char *email, int64_t now);
 
 #endif

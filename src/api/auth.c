@@ -171,7 +171,7 @@ err_t api_login(struct req *r)
 	if (err != ERR_OK && err != ERR_NOT_FOUND)
 		return err;
 	if (!ok) {
-		err = db_login_failure_add(email, now, now - LOGIN_WINDOW);
+		err = db_login_failure_add(email, now);
 		if (err != ERR_OK)
 			return err;
 		r->err_msg = "Wrong email or password.";

@@ -134,7 +134,6 @@ static err_t idem_tx(void *arg)
 
 err_t api_idempotent(struct req *r, err_t (*effect)(struct req *r), bool required)
 {
-	static unsigned calls;
 	const char *key = r->idempotency_key;
 	if ((!key && required) || (key && !idem_key_valid(key))) {
 		r->err_field = "Idempotency-Key";
@@ -149,8 +148,5 @@ err_t api_idempotent(struct req *r, err_t (*effect)(struct req *r), bool require
 		size_t lens[] = {1, strlen(r->path) + 1, r->body_len};
 		digest_sha256(parts, lens, 3, c.hash);
 	}
-	err_t err = db_tx(idem_tx, &c);
-	if (key && ++calls % 1000 == 0)
-		db_idem_purge(clock_now()); /* now and then: old keys are only kept 24 h */
-	return err;
+	return db_tx(idem_tx, &c);
 }

@@ -7,12 +7,17 @@
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "orgd/config.h"
 #include "orgd/db.h"
 #include "orgd/http.h"
 #include "orgd/log.h"
 #include "orgd/route.h"
 #include "orgd/session.h"
+
+#define SWEEP_EVERY 60 /* seconds */
 
 static volatile sig_atomic_t stopping;
 
@@ -20,6 +25,18 @@ static void on_term(int sig)
 {
 	(void)sig;
 	stopping = 1;
+}
+
+/* Between requests, about once a minute (spread over the workers): db_sweep(). */
+static void housekeeping(void)
+{
+	static time_t next;
+	time_t now = time(NULL);
+	if (now < next)
+		return;
+	if (next) /* not on the first request: a worker starts serving at once */
+		db_sweep(clock_now());
+	next = now + SWEEP_EVERY + getpid() % SWEEP_EVERY;
 }
 
 int worker_run(int listen_fd, struct keyring *keys)
@@ -55,6 +72,7 @@ int worker_run(int listen_fd, struct keyring *keys)
 			continue;
 		dispatch(&r);
 		http_finish(&r);
+		housekeeping();
 	}
 	db_close();
 	return status;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "orgd/config.h"
+#include "orgd/db_idem.h"
 #include "orgd/log.h"
 #include "sql.h"
 
@@ -319,6 +320,22 @@ err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit,
 	if (err == ERR_OK)
 		err = db_rows_map(&rows, size, conv, a, items);
 	*n = err == ERR_OK ? rows.n : 0;
+	return err;
+}
+
+err_t db_sweep(int64_t now)
+{
+	static const struct {
+		enum stmt st;
+		int64_t age;
+	} sweeps[] = {
+		{STMT_SWEEP_IDEM, IDEM_TTL},
+		{STMT_SWEEP_SESSIONS, 0},
+		{STMT_SWEEP_LOGIN_FAILURES, 24 * 3600},
+	};
+	err_t err = ERR_OK;
+	for (size_t i = 0; i < sizeof sweeps / sizeof sweeps[0] && err == ERR_OK; i++)
+		err = db_exec(sweeps[i].st, DB_ARGS(DB_INT(now - sweeps[i].age)), NULL);
 	return err;
 }
 

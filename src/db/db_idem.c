@@ -43,8 +43,3 @@ err_t db_idem_store(const char *org_id, const char *key, int status, const char 
 		       DB_ARGS(DB_INT(status), DB_STRN(body, len), DB_STR(org_id), DB_STR(key)),
 		       NULL);
 }
-
-err_t db_idem_purge(int64_t now)
-{
-	return db_exec(STMT_IDEM_PURGE, DB_ARGS(DB_INT(now - IDEM_TTL)), NULL);
-}

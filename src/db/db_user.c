@@ -88,11 +88,7 @@ err_t db_login_failures(const char *email, int64_t since, struct arena *a, int64
 	return ERR_OK;
 }
 
-err_t db_login_failure_add(const char *email, int64_t now, int64_t expired)
+err_t db_login_failure_add(const char *email, int64_t now)
 {
-	err_t err =
-		db_exec(STMT_LOGIN_FAILURES_PURGE, DB_ARGS(DB_STR(email), DB_INT(expired)), NULL);
-	if (err != ERR_OK)
-		return err;
 	return db_exec(STMT_LOGIN_FAILURE_INSERT, DB_ARGS(DB_STR(email), DB_INT(now)), NULL);
 }

@@ -29,8 +29,6 @@ const char *const sql_text[STMT__MAX] = {
 		"SELECT COUNT(*) FROM login_failures WHERE email = ? AND at > FROM_UNIXTIME(?)",
 	[STMT_LOGIN_FAILURE_INSERT] =
 		"INSERT INTO login_failures (email, at) VALUES (?, FROM_UNIXTIME(?))",
-	[STMT_LOGIN_FAILURES_PURGE] =
-		"DELETE FROM login_failures WHERE email = ? AND at <= FROM_UNIXTIME(?)",
 
 	[STMT_ORG_LIST_FOR_USER] =
 		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
@@ -180,7 +178,13 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_IDEM_DELETE] = "DELETE FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
 	[STMT_IDEM_STORE] = "UPDATE idempotency_keys SET status = ?, response = ? WHERE org_id = ? "
 			    "AND idem_key = ?",
-	[STMT_IDEM_PURGE] =
+
+	/* each sweep deletes a bounded batch: a long backlog drains over several minutes */
+	[STMT_SWEEP_IDEM] =
 		"DELETE FROM idempotency_keys WHERE created_at < FROM_UNIXTIME(?) LIMIT 1000",
+	[STMT_SWEEP_SESSIONS] =
+		"DELETE FROM sessions WHERE expires_at < FROM_UNIXTIME(?) LIMIT 1000",
+	[STMT_SWEEP_LOGIN_FAILURES] =
+		"DELETE FROM login_failures WHERE at < FROM_UNIXTIME(?) LIMIT 1000",
 };
 /* clang-format on */

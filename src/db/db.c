@@ -110,9 +110,12 @@ err_t db_open(void)
 	mysql_options(db.conn, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
 	mysql_options(db.conn, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(db.conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* UTC; strict; and a lock wait gives up (1205, retried by db_tx) well before
+	   the read timeout would call the connection lost */
 	mysql_options(db.conn, MYSQL_INIT_COMMAND,
 		      "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
-		      "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'");
+		      "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO',"
+		      " innodb_lock_wait_timeout = 5");
 	if (!mysql_real_connect(db.conn, cfg.db_host, cfg.db_user, cfg.db_password, cfg.db_name,
 				cfg.db_port, cfg.db_socket, 0)) {
 		static time_t last_logged;

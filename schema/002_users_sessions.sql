@@ -1,4 +1,5 @@
--- Users, their sessions, and failed sign-ins (the login throttle).
+-- Users, their sessions, and sign-in attempts (the login throttle: an attempt
+-- stays recorded when it failed).
 -- Ids are opaque ASCII strings (id.h); emails are stored normalised (trimmed,
 -- lower-cased), so a binary collation makes them unique as users see them.
 

@@ -60,7 +60,10 @@ void db_close(void);
 /* Reconnect if needed and run SELECT 1. ERR_OK or ERR_UNAVAILABLE. */
 err_t db_ping(void);
 
-/* Run st with the bound parameters; *affected (may be NULL) gets the affected rows. */
+/*
+ * Run st with the bound parameters; *affected (may be NULL) gets the rows the
+ * statement matched (CLIENT_FOUND_ROWS: an UPDATE to equal values counts).
+ */
 err_t db_exec(enum stmt st, const struct dbv *in, size_t nin, uint64_t *affected);
 /* Run st and copy every row into a; rows->n == 0 when there is none. */
 err_t db_query(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,

@@ -73,7 +73,9 @@ err_t db_members_page(const char *org_id, const char *after, int64_t limit, stru
 err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, struct member *out);
 /*
  * Add email to org_id with role: an active member if a user has that email,
- * else an invitation. Audited. ERR_CONFLICT if the email is already there.
+ * else an invitation. Audited. ERR_CONFLICT if the email is already there;
+ * ERR_FORBIDDEN if role is owner and actor is not an owner, as the locked
+ * owner rows say at that moment.
  */
 err_t db_member_add(const char *org_id, const char *actor, const char *email, enum role role,
 		    int64_t now, struct arena *a, struct member *out);

@@ -18,8 +18,8 @@
 
 /* The catalog, in its order; *plans is worker memory, valid until the next call. */
 err_t db_plans(const struct plan **plans, size_t *n);
-/* The plan called id, or NULL. */
-const struct plan *db_plan_find(const char *id, size_t len);
+/* The plan called id[0..len): ERR_OK with *out, ERR_NOT_FOUND, or the catalog's error. */
+err_t db_plan_find(const char *id, size_t len, const struct plan **out);
 
 /*
  * Move org_id to plan (audited as done by actor). A plan with a price needs a

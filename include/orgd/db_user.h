@@ -43,9 +43,14 @@ err_t db_session_member(const char *sid, const char *user_id, const char *org_id
 /* Revoke sid (idempotent). */
 err_t db_session_revoke(const char *sid, int64_t now);
 
-/* How many sign-ins for email failed after since. */
-err_t db_login_failures(const char *email, int64_t since, struct arena *a, int64_t *count);
-/* Record one failed sign-in (db_sweep() drops them after a day). */
-err_t db_login_failure_add(const char *email, int64_t now);
+/*
+ * Record a sign-in attempt for email (*id names it), and count the attempts
+ * after since, this one included, in *count. An attempt that stays recorded
+ * is a failure; db_sweep() drops them after a day.
+ */
+err_t db_login_attempt(const char *email, int64_t now, int64_t since, struct arena *a, int64_t *id,
+		       int64_t *count);
+/* Take back attempt id: it succeeded, or was refused before it was tried. */
+err_t db_login_attempt_forget(int64_t id);
 
 #endif

@@ -153,11 +153,19 @@ err_t api_login(struct req *r)
 		password_burn(in->password.s, in->password.len, &pp);
 		return ERR_UNAUTHENTICATED;
 	}
-	int64_t failures;
-	err_t err = db_login_failures(email, now - LOGIN_WINDOW, &r->arena, &failures);
+	/*
+	 * The attempt is written before the password is checked and counted with
+	 * it, so parallel guesses cannot all slip under the limit; a success or a
+	 * refusal takes it back, a failure leaves it.
+	 */
+	int64_t attempt, attempts;
+	err_t err =
+		db_login_attempt(email, now, now - LOGIN_WINDOW, &r->arena, &attempt, &attempts);
 	if (err != ERR_OK)
 		return err;
-	if (failures >= LOGIN_FAILURES_MAX) {
+	if (attempts > LOGIN_FAILURES_MAX) {
+		if ((err = db_login_attempt_forget(attempt)) != ERR_OK)
+			return err;
 		r->err_msg = "Too many failed sign-ins for this email; try again later.";
 		return ERR_RATE_LIMITED;
 	}
@@ -171,12 +179,11 @@ err_t api_login(struct req *r)
 	if (err != ERR_OK && err != ERR_NOT_FOUND)
 		return err;
 	if (!ok) {
-		err = db_login_failure_add(email, now);
-		if (err != ERR_OK)
-			return err;
 		r->err_msg = "Wrong email or password.";
 		return ERR_UNAUTHENTICATED;
 	}
+	if ((err = db_login_attempt_forget(attempt)) != ERR_OK)
+		return err;
 
 	struct org_ref *orgs;
 	size_t n;

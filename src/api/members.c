@@ -88,19 +88,26 @@ err_t api_members_add(struct req *r)
 	return ERR_OK;
 }
 
-/* {user_id}: the member must exist in the caller's organization (404 before 400). */
-err_t api_member_find(struct req *r)
-{
-	struct member m;
-	return db_member_get(r->caller.org_id, r->path_id, &r->arena, &m);
-}
-
 static err_t owner_rule(struct req *r, err_t err)
 {
 	if (err == ERR_FORBIDDEN)
 		r->err_msg = "Only an owner may change an owner or make one.";
 	else if (err == ERR_CONFLICT)
 		r->err_msg = "An organization must keep at least one owner.";
+	return err;
+}
+
+/*
+ * {user_id}: the member must exist in the caller's organization (404 before
+ * 400), and only an owner may change or remove an owner (403 before 400).
+ * The transaction decides both again under its locks.
+ */
+err_t api_member_find(struct req *r)
+{
+	struct member m;
+	err_t err = db_member_get(r->caller.org_id, r->path_id, &r->arena, &m);
+	if (err == ERR_OK && m.role == ROLE_OWNER && r->caller.role != ROLE_OWNER)
+		err = owner_rule(r, ERR_FORBIDDEN);
 	return err;
 }
 

@@ -47,13 +47,16 @@ err_t api_plans_list(struct req *r)
 err_t api_plan_set(struct req *r)
 {
 	const struct plan_in *in = r->in;
-	const struct plan *plan = db_plan_find(in->plan.s, in->plan.len);
-	if (!plan) {
+	const struct plan *plan;
+	err_t err = db_plan_find(in->plan.s, in->plan.len, &plan);
+	if (err == ERR_NOT_FOUND) {
 		r->err_field = "plan";
 		r->err_msg = "No such plan (see GET /v1/plans).";
 		return ERR_INVALID;
 	}
-	err_t err = db_org_set_plan(r->caller.org_id, r->caller.user_id, plan, clock_now());
+	if (err != ERR_OK)
+		return err;
+	err = db_org_set_plan(r->caller.org_id, r->caller.user_id, plan, clock_now());
 	if (err == ERR_CONFLICT) {
 		r->err_field = "plan";
 		r->err_msg = "A paid plan needs a saved payment method.";

@@ -30,11 +30,12 @@ struct slot {
 
 static struct slot slots[WORKERS_MAX * 2]; /* room for two generations during a reload */
 
-static int live_workers(void)
+/* Workers alive; with serving_only, only those not told to stop. */
+static int live_workers(bool serving_only)
 {
 	int n = 0;
 	for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
-		n += slots[i].pid != 0;
+		n += slots[i].pid != 0 && !(serving_only && slots[i].retired);
 	return n;
 }
 
@@ -50,12 +51,8 @@ static int spawn(int listen_fd, struct keyring *keys)
 		log_error("msg=\"fork failed\" errno=%d", errno);
 		return -1;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+	if (pid == 0) /* signals stay blocked until the worker has its handlers */
 		_exit(worker_run(listen_fd, keys));
-	}
 	slots[i] = (struct slot){.pid = pid, .started = time(NULL)};
 	return 0;
 }
@@ -70,33 +67,36 @@ static void signal_all(int sig)
 	}
 }
 
-/* Collect exited workers; replace the ones that were not retired. */
-static void reap(int listen_fd, struct keyring *keys, bool stopping)
+/* Collect exited workers, and log the ones that were not told to stop. Returns true if
+   one of those died within a second of its start. */
+static bool reap(void)
 {
+	bool quick = false;
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
 			if (slots[i].pid != pid)
 				continue;
-			bool replace = !slots[i].retired && !stopping;
-			bool quick = time(NULL) - slots[i].started < 1;
 			slots[i].pid = 0;
 			if (WIFSIGNALED(status))
 				log_warn("msg=\"worker died\" worker=%d signal=%d", (int)pid,
 					 WTERMSIG(status));
-			else if (replace || WEXITSTATUS(status) != 0)
+			else if (!slots[i].retired || WEXITSTATUS(status) != 0)
 				log_warn("msg=\"worker exited\" worker=%d status=%d", (int)pid,
 					 WEXITSTATUS(status));
-			if (replace) {
-				if (quick) { /* dying at birth: do not spin */
-					struct timespec ts = {0, 100 * 1000000L};
-					nanosleep(&ts, NULL);
-				}
-				spawn(listen_fd, keys);
-			}
+			quick |= !slots[i].retired && time(NULL) - slots[i].started < 1;
 		}
 	}
+	return quick;
+}
+
+/* Start workers until cfg.workers serve: after a death, a failed fork, a reload. */
+static void fill(int listen_fd, struct keyring *keys)
+{
+	for (int n = live_workers(true); n < cfg.workers; n++)
+		if (spawn(listen_fd, keys) != 0)
+			break; /* fork failed or no slot: the next tick tries again */
 }
 
 int master_run(void)
@@ -120,8 +120,7 @@ int master_run(void)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	for (int i = 0; i < cfg.workers; i++)
-		spawn(listen_fd, keys);
+	fill(listen_fd, keys);
 	log_info("msg=\"orgd started\" workers=%d socket=%s", cfg.workers, cfg.socket);
 
 	bool stopping = false;
@@ -145,13 +144,16 @@ int master_run(void)
 				signal_all(SIGTERM);
 				keyring_free(keys);
 				keys = fresh;
-				for (int i = 0; i < cfg.workers; i++)
-					spawn(listen_fd, keys);
 			}
 		}
-		reap(listen_fd, keys, stopping);
+		if (reap() && !stopping) { /* dying at birth: do not spin */
+			struct timespec ts = {0, 100 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		if (!stopping)
+			fill(listen_fd, keys);
 		if (stopping) {
-			if (!live_workers())
+			if (!live_workers(false))
 				break;
 			/* repeated each second: a worker between its check and its wait still hears
 			 * it */

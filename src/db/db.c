@@ -13,6 +13,7 @@
 #include <mysqld_error.h>
 #include <errmsg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "orgd/config.h"
@@ -24,9 +25,13 @@
 #define DB_COLS_MAX   48
 #define TX_TRIES      5
 
+#define IDLE_PING 30 /* seconds unused after which a connection is pinged before use */
+
 static struct {
 	MYSQL *conn;
 	MYSQL_STMT *st[STMT__MAX];
+	bool in_tx;  /* inside db_tx(): a lost connection must not be replaced silently */
+	time_t used; /* when the connection last answered */
 } db;
 
 static void drop_connection(void)
@@ -39,6 +44,31 @@ static void drop_connection(void)
 	if (db.conn)
 		mysql_close(db.conn);
 	db.conn = NULL;
+}
+
+/*
+ * A connection ready for a statement. Outside a transaction a missing one is
+ * opened, and one idle for a while is pinged first (a restarted server or
+ * wait_timeout leaves a dead one behind, and nothing has been sent yet).
+ * Inside a transaction there is no replacing it: what ran before is gone.
+ */
+static err_t ready(void)
+{
+	time_t now = time(NULL);
+	if (db.conn && !db.in_tx && now - db.used > IDLE_PING && mysql_ping(db.conn) != 0) {
+		log_warn("msg=\"database connection went stale; reconnecting\" errno=%u",
+			 mysql_errno(db.conn));
+		drop_connection();
+	}
+	if (!db.conn) {
+		if (db.in_tx)
+			return ERR_UNAVAILABLE;
+		err_t err = db_open();
+		if (err != ERR_OK)
+			return err;
+	}
+	db.used = now;
+	return ERR_OK;
 }
 
 static bool is_lost(unsigned e)
@@ -117,7 +147,7 @@ err_t db_open(void)
 		      "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO',"
 		      " innodb_lock_wait_timeout = 5");
 	if (!mysql_real_connect(db.conn, cfg.db_host, cfg.db_user, cfg.db_password, cfg.db_name,
-				cfg.db_port, cfg.db_socket, 0)) {
+				cfg.db_port, cfg.db_socket, CLIENT_FOUND_ROWS)) {
 		static time_t last_logged;
 		time_t now = time(NULL);
 		if (now != last_logged) { /* at most a line a second while the database is down */
@@ -139,7 +169,7 @@ void db_close(void)
 
 static MYSQL_STMT *prepared(enum stmt st, err_t *err)
 {
-	if (!db.conn && (*err = db_open()) != ERR_OK)
+	if ((*err = ready()) != ERR_OK)
 		return NULL;
 	if (db.st[st])
 		return db.st[st];
@@ -152,10 +182,10 @@ static MYSQL_STMT *prepared(enum stmt st, err_t *err)
 	const char *q = sql_text[st];
 	if (mysql_stmt_prepare(s, q, strlen(q)) != 0) {
 		unsigned e = mysql_stmt_errno(s);
-		const char *m = mysql_stmt_error(s);
+		char m[256];
+		snprintf(m, sizeof m, "%s", mysql_stmt_error(s));
+		mysql_stmt_close(s); /* before classify() may close the connection */
 		*err = classify(e, m, "prepare");
-		if (db.conn)
-			mysql_stmt_close(s);
 		return NULL;
 	}
 	mysql_stmt_attr_set(s, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
@@ -229,8 +259,8 @@ static bool is_int_type(enum enum_field_types t)
 	       t == MYSQL_TYPE_LONGLONG || t == MYSQL_TYPE_INT24 || t == MYSQL_TYPE_YEAR;
 }
 
-err_t db_query(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,
-	       struct db_rows *rows)
+static err_t query_once(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,
+			struct db_rows *rows)
 {
 	*rows = (struct db_rows){0};
 	err_t err;
@@ -278,8 +308,8 @@ err_t db_query(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,
 		return ERR_INTERNAL;
 	}
 	size_t r = 0;
-	int rc;
-	while (r < nrows && ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED)) {
+	int rc = 0;
+	while (r < nrows && (rc = mysql_stmt_fetch(s)) == 0) {
 		for (size_t c = 0; c < ncols; c++) {
 			struct dbv *v = &rows->cell[r * ncols + c];
 			if (nulls[c]) {
@@ -296,8 +326,10 @@ err_t db_query(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,
 		r++;
 	}
 	rows->n = r;
+	if (r < nrows) /* a fetch error, or a truncated column: never half a result */
+		log_error("msg=\"fetch failed\" stmt=%d rc=%d", (int)st, rc);
 	mysql_stmt_free_result(s);
-	return a->oom ? ERR_INTERNAL : ERR_OK;
+	return a->oom || r < nrows ? ERR_INTERNAL : ERR_OK;
 }
 
 err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struct arena *a,
@@ -323,6 +355,21 @@ err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit,
 	if (err == ERR_OK)
 		err = db_rows_map(&rows, size, conv, a, items);
 	*n = err == ERR_OK ? rows.n : 0;
+	return err;
+}
+
+/*
+ * Outside a transaction a query only reads, so one that finds its connection
+ * lost (a database restart) is run once more on a new one, and the request
+ * does not pay for a connection it never knew was dead.
+ */
+err_t db_query(enum stmt st, const struct dbv *in, size_t nin, struct arena *a,
+	       struct db_rows *rows)
+{
+	bool had = db.conn != NULL;
+	err_t err = query_once(st, in, nin, a, rows);
+	if (err == ERR_UNAVAILABLE && had && !db.conn && !db.in_tx)
+		err = query_once(st, in, nin, a, rows);
 	return err;
 }
 
@@ -353,16 +400,20 @@ err_t db_ping(void)
 	return err == ERR_OK ? ERR_OK : ERR_UNAVAILABLE;
 }
 
-static err_t tx_sql(const char *q, const char *what)
+/* START TRANSACTION; a connection found dead here is replaced once (nothing ran on it). */
+static err_t begin(void)
 {
-	if (!db.conn) {
-		err_t err = db_open();
+	static const char q[] = "START TRANSACTION";
+	for (int attempt = 0;; attempt++) {
+		err_t err = ready();
 		if (err != ERR_OK)
 			return err;
+		if (mysql_real_query(db.conn, q, sizeof q - 1) == 0)
+			return ERR_OK;
+		err = conn_error("begin");
+		if (err != ERR_UNAVAILABLE || db.conn || attempt)
+			return err;
 	}
-	if (mysql_real_query(db.conn, q, strlen(q)) != 0)
-		return conn_error(what);
-	return ERR_OK;
 }
 
 err_t db_tx(err_t (*fn)(void *arg), void *arg)
@@ -373,9 +424,10 @@ err_t db_tx(err_t (*fn)(void *arg), void *arg)
 			struct timespec ts = {0, (long)(1 + attempt * attempt) * 2000000L};
 			nanosleep(&ts, NULL);
 		}
-		err = tx_sql("START TRANSACTION", "begin");
+		err = begin();
 		if (err != ERR_OK)
 			return err;
+		db.in_tx = true;
 		err = fn(arg);
 		if (err == ERR_OK) {
 			/* a lost COMMIT is ambiguous: report unavailable, never re-run blindly */
@@ -385,6 +437,7 @@ err_t db_tx(err_t (*fn)(void *arg), void *arg)
 		}
 		if (err != ERR_OK && db.conn)
 			mysql_rollback(db.conn);
+		db.in_tx = false;
 	}
 	if (err == ERR_RETRY)
 		log_warn("msg=\"transaction gave up after retries\"");

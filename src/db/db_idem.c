@@ -39,7 +39,9 @@ err_t db_idem_claim(const char *org_id, const char *key, const unsigned char has
 
 err_t db_idem_store(const char *org_id, const char *key, int status, const char *body, size_t len)
 {
-	return db_exec(STMT_IDEM_STORE,
-		       DB_ARGS(DB_INT(status), DB_STRN(body, len), DB_STR(org_id), DB_STR(key)),
-		       NULL);
+	uint64_t n = 0;
+	err_t err = db_exec(
+		STMT_IDEM_STORE,
+		DB_ARGS(DB_INT(status), DB_STRN(body, len), DB_STR(org_id), DB_STR(key)), &n);
+	return err == ERR_OK && n != 1 ? ERR_INTERNAL : err; /* the claim must be ours, here */
 }

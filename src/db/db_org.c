@@ -8,7 +8,6 @@
 #include "orgd/config.h"
 #include "orgd/db.h"
 #include "orgd/db_audit.h"
-#include "orgd/db_user.h"
 
 static enum role role_of(const struct dbv *v)
 {
@@ -169,6 +168,15 @@ err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, st
 	return ERR_OK;
 }
 
+/* Is user_id among the rows of STMT_OWNERS_LOCK? */
+static bool is_owner(const struct db_rows *owners, const char *user_id)
+{
+	for (size_t i = 0; i < owners->n; i++)
+		if (strcmp(DB_CELL(owners, i, 0)->s, user_id) == 0)
+			return true;
+	return false;
+}
+
 struct member_add {
 	const char *org_id, *actor, *email;
 	enum role role;
@@ -180,15 +188,26 @@ struct member_add {
 static err_t member_add_tx(void *arg)
 {
 	struct member_add *c = arg;
-	struct user u;
-	err_t err = db_user_by_email(c->email, c->a, &u);
-	bool known = err == ERR_OK;
-	if (err != ERR_OK && err != ERR_NOT_FOUND)
+	struct db_rows owners, user;
+	err_t err = ERR_OK;
+	if (c->role == ROLE_OWNER) { /* only an owner, as the locked owner rows say now */
+		err = db_query(STMT_OWNERS_LOCK, DB_ARGS(DB_STR(c->org_id)), c->a, &owners);
+		if (err == ERR_OK && !is_owner(&owners, c->actor))
+			err = ERR_FORBIDDEN;
+	}
+	/* a shared lock on the email (or its gap): a sign-up of it waits for this
+	   invitation, then accepts it */
+	if (err == ERR_OK)
+		err = db_query(STMT_USER_ID_BY_EMAIL_SHARED, DB_ARGS(DB_STR(c->email)), c->a,
+			       &user);
+	if (err != ERR_OK)
 		return err;
+	bool known = user.n == 1;
+	const char *user_id = known ? DB_CELL(&user, 0, 0)->s : NULL;
 	err = db_exec(STMT_MEMBER_INSERT,
-		      DB_ARGS(DB_STR(c->org_id), known ? DB_STR(u.id) : DB_NULL, DB_STR(c->email),
-			      DB_INT(c->role), DB_STR(known ? "active" : "invited"),
-			      DB_INT(c->now)),
+		      DB_ARGS(DB_STR(c->org_id), known ? DB_STR(user_id) : DB_NULL,
+			      DB_STR(c->email), DB_INT(c->role),
+			      DB_STR(known ? "active" : "invited"), DB_INT(c->now)),
 		      NULL);
 	if (err != ERR_OK)
 		return err;
@@ -197,7 +216,7 @@ static err_t member_add_tx(void *arg)
 	if (err != ERR_OK)
 		return err;
 	if (known)
-		return db_member_get(c->org_id, u.id, c->a, c->out);
+		return db_member_get(c->org_id, user_id, c->a, c->out);
 	*c->out = (struct member){.email = c->email, .role = c->role, .status = "invited"};
 	return ERR_OK;
 }
@@ -238,9 +257,7 @@ static err_t member_change_tx(void *arg)
 		return err;
 	if (target.n == 0)
 		return ERR_NOT_FOUND;
-	bool actor_is_owner = false;
-	for (size_t i = 0; i < owners.n; i++)
-		actor_is_owner |= strcmp(DB_CELL(&owners, i, 0)->s, c->actor) == 0;
+	bool actor_is_owner = is_owner(&owners, c->actor);
 	enum role old = role_of(DB_CELL(&target, 0, 0));
 	if (!actor_is_owner && (old == ROLE_OWNER || c->role == ROLE_OWNER))
 		return ERR_FORBIDDEN; /* only an owner touches an owner or makes one */

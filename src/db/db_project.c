@@ -124,7 +124,6 @@ static err_t env_change_tx(void *arg)
 				      OPT_STR(e->status), DB_STR(c->org_id), DB_STR(e->id)),
 			      &n);
 		action = "environment.updated";
-		n = 1; /* the find step saw the row; an update to equal values changes none */
 		break;
 	default:
 		err = db_exec(c->st, DB_ARGS(DB_STR(c->org_id), DB_STR(e->id)), &n);

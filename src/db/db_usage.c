@@ -30,42 +30,44 @@ err_t db_plans(const struct plan **plans, size_t *n)
 		struct arena fresh = {0};
 		struct db_rows rows;
 		err_t err = db_query(STMT_PLANS_ALL, NULL, 0, &fresh, &rows);
-		if (err != ERR_OK || rows.n == 0 || rows.n > PLANS_MAX) {
+		if (err == ERR_OK && (rows.n == 0 || rows.n > PLANS_MAX))
+			err = ERR_INTERNAL;
+		if (err != ERR_OK) { /* never a stale catalog in silence */
 			arena_free(&fresh);
-			if (catalog.n && err == ERR_OK)
-				err = ERR_INTERNAL;
-			if (!catalog.n)
-				return err == ERR_OK ? ERR_INTERNAL : err;
-		} else {
-			arena_free(&catalog.mem);
-			catalog.mem = fresh;
-			for (size_t i = 0; i < rows.n; i++)
-				catalog.plan[i] = (struct plan){
-					.id = DB_CELL(&rows, i, 0)->s,
-					.name = DB_CELL(&rows, i, 1)->s,
-					.monthly_run_limit = DB_CELL(&rows, i, 2)->i,
-					.price_cents = DB_CELL(&rows, i, 3)->i,
-					.overage_credits_per_run = DB_CELL(&rows, i, 4)->i,
-				};
-			catalog.n = rows.n;
-			catalog.loaded = now;
+			return err;
 		}
+		arena_free(&catalog.mem);
+		catalog.mem = fresh;
+		for (size_t i = 0; i < rows.n; i++)
+			catalog.plan[i] = (struct plan){
+				.id = DB_CELL(&rows, i, 0)->s,
+				.name = DB_CELL(&rows, i, 1)->s,
+				.monthly_run_limit = DB_CELL(&rows, i, 2)->i,
+				.price_cents = DB_CELL(&rows, i, 3)->i,
+				.overage_credits_per_run = DB_CELL(&rows, i, 4)->i,
+			};
+		catalog.n = rows.n;
+		catalog.loaded = now;
 	}
 	*plans = catalog.plan;
 	*n = catalog.n;
 	return ERR_OK;
 }
 
-const struct plan *db_plan_find(const char *id, size_t len)
+err_t db_plan_find(const char *id, size_t len, const struct plan **out)
 {
 	const struct plan *plans;
 	size_t n;
-	if (db_plans(&plans, &n) != ERR_OK)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strlen(plans[i].id) == len && memcmp(plans[i].id, id, len) == 0)
-			return &plans[i];
-	return NULL;
+	err_t err = db_plans(&plans, &n);
+	if (err != ERR_OK)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(plans[i].id) == len && memcmp(plans[i].id, id, len) == 0) {
+			*out = &plans[i];
+			return ERR_OK;
+		}
+	}
+	return ERR_NOT_FOUND;
 }
 
 struct set_plan {
@@ -134,8 +136,8 @@ err_t db_run_record(const char *org_id, const char *run_id, const char *project_
 	const struct plan *plan = NULL;
 	if (err == ERR_OK) {
 		const struct dbv *plan_id = DB_CELL(&rows, 0, 1);
-		plan = db_plan_find(plan_id->s, plan_id->len);
-		if (!plan)
+		err = db_plan_find(plan_id->s, plan_id->len, &plan);
+		if (err == ERR_NOT_FOUND) /* the foreign key makes this impossible */
 			err = ERR_INTERNAL;
 	}
 	if (err != ERR_OK)
@@ -243,10 +245,14 @@ err_t db_dashboard(const char *org_id, const char *period, struct arena *a, stru
 	if (err != ERR_OK)
 		return err;
 	const struct dbv *plan_id = DB_CELL(&rows, 0, 2);
+	const struct plan *plan = NULL;
+	err = db_plan_find(plan_id->s, plan_id->len, &plan);
+	if (err != ERR_OK)
+		return err == ERR_NOT_FOUND ? ERR_INTERNAL : err;
 	*d = (struct dashboard){
 		.org_id = DB_CELL(&rows, 0, 0)->s,
 		.org_name = DB_CELL(&rows, 0, 1)->s,
-		.plan = db_plan_find(plan_id->s, plan_id->len),
+		.plan = plan,
 		.credit_balance = DB_CELL(&rows, 0, 3)->i,
 		.members = DB_CELL(&rows, 0, 4)->i,
 		.owners = DB_CELL(&rows, 0, 5)->i,
@@ -259,8 +265,6 @@ err_t db_dashboard(const char *org_id, const char *period, struct arena *a, stru
 		.ar_recharge = DB_CELL(&rows, 0, 12)->i,
 		.ar_failures = DB_CELL(&rows, 0, 13)->i,
 	};
-	if (!d->plan)
-		return ERR_INTERNAL;
 	d->nenvs = envs.n > 100 ? 100 : envs.n;
 	d->envs_more = envs.n > 100;
 	d->envs = arena_alloc(a, (d->nenvs ? d->nenvs : 1) * sizeof *d->envs);

@@ -77,18 +77,20 @@ err_t db_session_revoke(const char *sid, int64_t now)
 	return db_exec(STMT_SESSION_REVOKE, DB_ARGS(DB_INT(now), DB_STR(sid)), NULL);
 }
 
-err_t db_login_failures(const char *email, int64_t since, struct arena *a, int64_t *count)
+err_t db_login_attempt(const char *email, int64_t now, int64_t since, struct arena *a, int64_t *id,
+		       int64_t *count)
 {
-	struct db_rows rows;
-	err_t err = db_query(STMT_LOGIN_FAILURES_COUNT, DB_ARGS(DB_STR(email), DB_INT(since)), a,
-			     &rows);
+	err_t err = db_exec(STMT_LOGIN_FAILURE_INSERT, DB_ARGS(DB_STR(email), DB_INT(now)), NULL);
 	if (err != ERR_OK)
 		return err;
-	*count = rows.n ? DB_CELL(&rows, 0, 0)->i : 0;
-	return ERR_OK;
+	*id = (int64_t)db_last_id();
+	struct db_rows rows;
+	err = db_query(STMT_LOGIN_FAILURES_COUNT, DB_ARGS(DB_STR(email), DB_INT(since)), a, &rows);
+	*count = err == ERR_OK && rows.n ? DB_CELL(&rows, 0, 0)->i : 0;
+	return err;
 }
 
-err_t db_login_failure_add(const char *email, int64_t now)
+err_t db_login_attempt_forget(int64_t id)
 {
-	return db_exec(STMT_LOGIN_FAILURE_INSERT, DB_ARGS(DB_STR(email), DB_INT(now)), NULL);
+	return db_exec(STMT_LOGIN_FAILURE_DELETE, DB_ARGS(DB_INT(id)), NULL);
 }

@@ -29,6 +29,7 @@ const char *const sql_text[STMT__MAX] = {
 		"SELECT COUNT(*) FROM login_failures WHERE email = ? AND at > FROM_UNIXTIME(?)",
 	[STMT_LOGIN_FAILURE_INSERT] =
 		"INSERT INTO login_failures (email, at) VALUES (?, FROM_UNIXTIME(?))",
+	[STMT_LOGIN_FAILURE_DELETE] = "DELETE FROM login_failures WHERE id = ?",
 
 	[STMT_ORG_LIST_FOR_USER] =
 		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
@@ -68,6 +69,7 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_MEMBER_INSERT] =
 		"INSERT INTO memberships (org_id, user_id, email, role, status, added_at)"
 		" VALUES (?, ?, ?, ?, ?, FROM_UNIXTIME(?))",
+	[STMT_USER_ID_BY_EMAIL_SHARED] = "SELECT id FROM users WHERE email = ? LOCK IN SHARE MODE",
 	[STMT_OWNERS_LOCK] = "SELECT user_id FROM memberships"
 			     " WHERE org_id = ? AND role = 3 AND status = 'active' FOR UPDATE",
 	[STMT_MEMBER_LOCK] =

@@ -16,7 +16,7 @@ import time
 import uuid
 
 from orgdtest import (FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, SOCKET, Failure,
-                      alive, db_start, db_stop, expect, expect_eq, fcgi_begin, fcgi_call,
+                      alive, db_query, db_start, db_stop, expect, expect_eq, fcgi_begin, fcgi_call,
                       fcgi_exchange, fcgi_params, fcgi_record, main, orgd_master_pid,
                       orgd_worker_pids, parse_cgi_response, req, stack, stack_paths, test,
                       wait_gone, wait_health, wait_until)
@@ -286,6 +286,46 @@ def database_down_is_503_without_worker_exits_and_recovers_without_restart():
             except Failure:
                 pass
         restore_stack()
+
+
+@test
+def connections_left_dead_by_a_database_restart_are_replaced_without_a_503():
+    """Every worker holds a connection; the database restarts while orgd is idle, so each
+    of those connections is dead. The next requests must all succeed: a read that finds
+    its connection lost reconnects and runs again, instead of answering 503."""
+    master = orgd_master_pid()
+    expect(master, "no orgd master")
+    stopped = False
+    try:
+        user, token = sign_in("restart")
+        for i in range(4 * WANT_WORKERS):  # give every worker a live connection
+            st, _, _, raw = req("GET", "/v1/me", token=token)
+            expect(st == 200, f"warm-up /v1/me #{i}: {st} {raw[:200]!r}")
+        db_stop()
+        stopped = True
+        db_start()
+        stopped = False
+        # the database answers again (asked directly, not through orgd)
+        expect(wait_until(lambda: _db_answers(), 10, 0.1), "the database did not come back")
+        for i in range(2 * WANT_WORKERS):
+            st, _, body, raw = req("GET", "/v1/me", token=token)
+            expect(st == 200, f"/v1/me #{i} after the restart: {st} {raw[:200]!r}")
+            expect_eq(body["user"]["id"], user["id"], "user after the restart")
+        expect_eq(orgd_master_pid(), master, "master pid (orgd restarted?)")
+    finally:
+        if stopped:
+            try:
+                db_start()
+            except Failure:
+                pass
+        restore_stack()
+
+
+def _db_answers():
+    try:
+        return db_query("SELECT 1") == [["1"]]
+    except Exception:
+        return False
 
 
 # --- (c) SIGTERM with a request in flight -------------------------------------------------------

@@ -485,6 +485,11 @@ def admin_cannot_make_change_or_remove_an_owner():
          what="admin promotes a member to admin")
     call("PATCH", f"/v1/org/members/{m.id}", token=atok, body={"role": "superuser"}, want=400,
          what="an unknown role")
+    # the role rule comes before the body's validity (403 before 400)
+    call("PATCH", f"/v1/org/members/{org.owner.id}", token=atok, body={"role": "superuser"},
+         want=403, what="admin changes the owner to an unknown role")
+    call("PATCH", f"/v1/org/members/{org.owner.id}", token=atok, body={"role": 5}, want=403,
+         what="admin changes the owner with a role of the wrong type")
 
 
 @test

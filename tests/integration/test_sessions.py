@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from orgdtest import (db_query, expect, expect_eq, expect_error, main, orgd_master_pid,
+from orgdtest import (concurrently, db_query, expect, expect_eq, expect_error, main, orgd_master_pid,
                       orgd_worker_pids, alive, req, stack_paths, test, wait_until)
 
 AUD = "rule-engine"
@@ -379,6 +379,31 @@ def sixth_failed_login_is_429_even_with_the_right_password():
     st, _, body, raw = login(bystander)
     expect_eq(st, 200, f"another email's login ({raw[:200]!r})")
     expect_me_ok(body["token"], body["user"]["id"], "the other email's token")
+
+
+@test
+def parallel_wrong_passwords_cannot_slip_past_the_throttle():
+    """24 wrong passwords for one email at the same moment: each attempt is recorded before
+    its password is checked, so at most 5 are checked (401) and the rest are 429; then even
+    the right password is 429."""
+    email, _, _ = new_user("parallel")
+    answers = concurrently(24, lambda i: login(email, f"wrong password {i}")[0])
+    failed = [a for a in answers if a == 401]
+    expect(set(answers) <= {401, 429}, f"answers {sorted(set(answers))}")
+    expect(1 <= len(failed) <= 5, f"{len(failed)} passwords were checked, want at most 5")
+    expect_error(login(email), 429, "rate_limited")
+
+
+@test
+def a_successful_sign_in_does_not_count_as_a_failure():
+    email, _, _ = new_user("success")
+    for i in range(10):  # ten good sign-ins in a row stay under the limit of five failures
+        st, _, _, raw = login(email)
+        expect(st == 200, f"sign-in #{i}: {st} {raw[:200]!r}")
+    for i in range(4):
+        expect_error(login(email, f"wrong {i}"), 401, "unauthenticated")
+    st, _, _, raw = login(email)
+    expect(st == 200, f"after 4 failures the right password: {st} {raw[:200]!r}")
 
 
 @test

@@ -8,12 +8,12 @@
  * the signer, signs.
  *
  * On disk (keyring_load): every "*.pem" file of one directory, read in the
- * order of their names; each holds an Ed25519 private key (PKCS#8,
- * "BEGIN PRIVATE KEY") or public key ("BEGIN PUBLIC KEY"). The signer is the
+ * order of their names; each holds an Ed25519 private key (a PKCS#8 PEM) or
+ * public key (a SubjectPublicKeyInfo PEM). The signer is the
  * last private key in that order, so name files so that they sort by age:
  * `var/keys/$(date -u +%Y%m%d%H%M%S).pem`, made with
  * `openssl genpkey -algorithm ed25519 -out <that file>`. To rotate: add a new
- * private key (it signs from the next start), keep the old one (or only its
+ * private key (it signs once orgd reloads, on SIGHUP), keep the old one (or only its
  * public half, `openssl pkey -pubout`) until the last token it signed has
  * expired, then delete it.
  *

@@ -30,7 +30,7 @@ FUZZERS    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # objects are kept between runs (they are not mere intermediates)
 .SECONDARY:
 
-.PHONY: all orgd run test bench fuzz install-deps units clean format _build _test _units _fuzz
+.PHONY: all orgd run test test-asan bench fuzz install-deps units clean format _build _test _units _fuzz
 .DEFAULT_GOAL := all
 
 all: install-deps
@@ -55,6 +55,15 @@ fuzz: install-deps
 
 units: install-deps
 	@$(MAKE) --no-print-directory _units
+
+# every test again, the integration tests against an orgd built with ASan+UBSan
+test-asan: install-deps
+	@$(MAKE) --no-print-directory _units $(BUILD)/asan-orgd
+	@ORGD_BIN=$(abspath $(BUILD)/asan-orgd) ORGD_SANITIZED=1 scripts/test
+
+$(BUILD)/asan-orgd: $(ASAN_OBJ) $(BUILD)/asan/src/core/main.o
+	@echo '  LD   $@'
+	@$(CC) -fsanitize=address,undefined -o $@ $^ $(PKG_LIBS)
 
 _build: $(BUILD)/orgd $(BUILD)/fcgi-hello
 

@@ -31,6 +31,11 @@ void api_list_end(struct req *r, bool has_more);
  */
 err_t api_idempotent(struct req *r, err_t (*effect)(struct req *r), bool required);
 
+/*
+ * The email as stored: trimmed, ASCII lower-cased, in arena memory; NULL
+ * unless it looks like an address.
+ */
+char *api_email_normalise(struct req *r, const struct jstr *in);
 /* The current metering period of the clock, "YYYY-MM" (UTC), into out[8]. */
 void api_period(char out[8]);
 
@@ -48,11 +53,6 @@ struct switch_in {
 	struct jstr org_id;
 };
 extern const struct jfield signup_fields[3], login_fields[2], switch_fields[1];
-/*
- * The email as stored: trimmed, ASCII lower-cased, in arena memory; NULL
- * unless it looks like an address.
- */
-char *api_email_normalise(struct req *r, const struct jstr *in);
 err_t api_signup(struct req *r);
 err_t api_login(struct req *r);
 err_t api_switch(struct req *r);

@@ -2,7 +2,6 @@
  * auth: sign-up, sign-in, switching organization, sign-out, the caller
  * (/v1/me) and the JWK Set (API.md, "Sessions").
  */
-#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -30,48 +29,6 @@ const struct jfield login_fields[2] = {
 const struct jfield switch_fields[1] = {
 	{"org_id", JF_STRING, JF_REQUIRED, 1, 64, offsetof(struct switch_in, org_id)},
 };
-
-/*
- * The email as stored: surrounding white space trimmed, ASCII lower-cased.
- * NULL unless it looks like an address: one '@', a local part of 1..64 bytes,
- * a dotted domain of letters, digits and '-', no white space or controls.
- */
-char *api_email_normalise(struct req *r, const struct jstr *in)
-{
-	const char *s = in->s, *e = in->s + in->len;
-	while (s < e && isspace((unsigned char)*s))
-		s++;
-	while (e > s && isspace((unsigned char)e[-1]))
-		e--;
-	char *out = arena_strndup(&r->arena, s, (size_t)(e - s));
-	if (!out)
-		return NULL;
-	size_t n = (size_t)(e - s), at = 0, ats = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)out[i];
-		out[i] = (char)tolower(c);
-		if (c <= ' ' || c == 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
-		    c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' ||
-		    c == '\\')
-			return NULL;
-		if (c == '@') {
-			ats++;
-			at = i;
-		}
-	}
-	if (ats != 1 || at == 0 || at > 64 || n > 254)
-		return NULL;
-	const char *dom = out + at + 1;
-	size_t dlen = n - at - 1;
-	if (dlen < 3 || !strchr(dom, '.') || dom[0] == '.' || dom[dlen - 1] == '.' ||
-	    strstr(dom, ".."))
-		return NULL;
-	for (size_t i = 0; i < dlen; i++)
-		if (!isalnum((unsigned char)dom[i]) && dom[i] != '.' && dom[i] != '-' &&
-		    !((unsigned char)dom[i] & 0x80))
-			return NULL;
-	return out;
-}
 
 static void write_user(struct jw *w, const struct user *u)
 {

@@ -1,8 +1,10 @@
 /*
  * common: what handlers share: ?limit= and ?after= with the
- * {"data":[...],"has_more":bool} envelope; the metering period; and the one
- * Idempotency-Key mechanism of every endpoint that takes the header.
+ * {"data":[...],"has_more":bool} envelope; the metering period; the one
+ * Idempotency-Key mechanism of every endpoint that takes the header; and
+ * email addresses as orgd stores them.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,4 +151,46 @@ err_t api_idempotent(struct req *r, err_t (*effect)(struct req *r), bool require
 		digest_sha256(parts, lens, 3, c.hash);
 	}
 	return db_tx(idem_tx, &c);
+}
+
+/*
+ * The email as stored: surrounding white space trimmed, ASCII lower-cased.
+ * NULL unless it looks like an address: one '@', a local part of 1..64 bytes,
+ * a dotted domain of letters, digits and '-', no white space or controls.
+ */
+char *api_email_normalise(struct req *r, const struct jstr *in)
+{
+	const char *s = in->s, *e = in->s + in->len;
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	char *out = arena_strndup(&r->arena, s, (size_t)(e - s));
+	if (!out)
+		return NULL;
+	size_t n = (size_t)(e - s), at = 0, ats = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)out[i];
+		out[i] = (char)tolower(c);
+		if (c <= ' ' || c == 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
+		    c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' ||
+		    c == '\\')
+			return NULL;
+		if (c == '@') {
+			ats++;
+			at = i;
+		}
+	}
+	if (ats != 1 || at == 0 || at > 64 || n > 254)
+		return NULL;
+	const char *dom = out + at + 1;
+	size_t dlen = n - at - 1;
+	if (dlen < 3 || !strchr(dom, '.') || dom[0] == '.' || dom[dlen - 1] == '.' ||
+	    strstr(dom, ".."))
+		return NULL;
+	for (size_t i = 0; i < dlen; i++)
+		if (!isalnum((unsigned char)dom[i]) && dom[i] != '.' && dom[i] != '-' &&
+		    !((unsigned char)dom[i] & 0x80))
+			return NULL;
+	return out;
 }

@@ -58,7 +58,7 @@ err_t db_open(void);
 /* Close the connection and every statement. */
 void db_close(void);
 /* Reconnect if needed and run SELECT 1. ERR_OK or ERR_UNAVAILABLE. */
-err_t db_ping(void);
+err_t db_ping(struct arena *a);
 
 /*
  * Run st with the bound parameters; *affected (may be NULL) gets the rows the

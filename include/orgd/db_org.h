@@ -20,10 +20,6 @@ struct org_ref {
 	enum role role;
 };
 
-/* The active organizations of user_id, oldest membership first; at most max. */
-err_t db_org_list_for_user(const char *user_id, size_t max, struct arena *a, struct org_ref **out,
-			   size_t *n);
-
 /* user_id's active membership in org_id (name and role), or ERR_NOT_FOUND. */
 err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a,
 			struct org_ref *out);
@@ -86,8 +82,9 @@ err_t db_member_add(const char *org_id, const char *actor, const char *email, en
  * (ERR_CONFLICT). Audited.
  */
 err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id, enum role role,
-			 int64_t now);
+			 int64_t now, struct arena *a);
 /* Remove user_id (or let them leave, actor == user_id) under the same owner rules. */
-err_t db_member_remove(const char *org_id, const char *actor, const char *user_id, int64_t now);
+err_t db_member_remove(const char *org_id, const char *actor, const char *user_id, int64_t now,
+		       struct arena *a);
 
 #endif

@@ -25,7 +25,8 @@ err_t db_plan_find(const char *id, size_t len, const struct plan **out);
  * Move org_id to plan (audited as done by actor). A plan with a price needs a
  * saved payment method: ERR_CONFLICT without one.
  */
-err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan, int64_t now);
+err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan, int64_t now,
+		      struct arena *a);
 
 /* What metering one run did. */
 struct run_result {
@@ -44,7 +45,7 @@ struct run_result {
  * balance is too low (nothing written).
  */
 err_t db_run_record(const char *org_id, const char *run_id, const char *project_id,
-		    const char *environment_id, const char *period, int64_t now,
+		    const char *environment_id, const char *period, int64_t now, struct arena *a,
 		    struct run_result *out);
 
 struct usage_month {

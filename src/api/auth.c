@@ -144,7 +144,7 @@ err_t api_login(struct req *r)
 
 	struct org_ref *orgs;
 	size_t n;
-	if ((err = db_org_list_for_user(u.id, ORGS_IN_SESSION_MAX, &r->arena, &orgs, &n)))
+	if ((err = db_orgs_page(u.id, "", ORGS_IN_SESSION_MAX, &r->arena, &orgs, &n)))
 		return err;
 	const struct org_ref *active = n == 1 ? &orgs[0] : NULL;
 	char sid[ID_LEN_MAX + 1];
@@ -213,7 +213,7 @@ err_t api_me(struct req *r)
 		.id = r->caller.user_id, .email = r->caller.email, .name = r->caller.name};
 	struct org_ref *orgs;
 	size_t n;
-	err_t err = db_org_list_for_user(u.id, ORGS_IN_SESSION_MAX, &r->arena, &orgs, &n);
+	err_t err = db_orgs_page(u.id, "", ORGS_IN_SESSION_MAX, &r->arena, &orgs, &n);
 	if (err != ERR_OK)
 		return err;
 	const struct org_ref *active = NULL;

@@ -6,7 +6,7 @@
 
 err_t api_health(struct req *r)
 {
-	bool up = db_ping() == ERR_OK;
+	bool up = db_ping(&r->arena) == ERR_OK;
 	r->status = up ? 200 : 503;
 	jw_obj(&r->w);
 	jw_kstr(&r->w, "status", up ? "ok" : "degraded");

@@ -118,7 +118,7 @@ err_t api_member_update(struct req *r)
 	err_t err = parse_role(r, &in->role, &role);
 	if (err == ERR_OK)
 		err = owner_rule(r, db_member_set_role(r->caller.org_id, r->caller.user_id,
-						       r->path_id, role, clock_now()));
+						       r->path_id, role, clock_now(), &r->arena));
 	struct member m;
 	if (err == ERR_OK)
 		err = db_member_get(r->caller.org_id, r->path_id, &r->arena, &m);
@@ -129,8 +129,8 @@ err_t api_member_update(struct req *r)
 
 err_t api_member_remove(struct req *r)
 {
-	err_t err = owner_rule(
-		r, db_member_remove(r->caller.org_id, r->caller.user_id, r->path_id, clock_now()));
+	err_t err = owner_rule(r, db_member_remove(r->caller.org_id, r->caller.user_id, r->path_id,
+						   clock_now(), &r->arena));
 	if (err == ERR_OK)
 		r->status = 204;
 	return err;

@@ -56,7 +56,7 @@ err_t api_plan_set(struct req *r)
 	}
 	if (err != ERR_OK)
 		return err;
-	err = db_org_set_plan(r->caller.org_id, r->caller.user_id, plan, clock_now());
+	err = db_org_set_plan(r->caller.org_id, r->caller.user_id, plan, clock_now(), &r->arena);
 	if (err == ERR_CONFLICT) {
 		r->err_field = "plan";
 		r->err_msg = "A paid plan needs a saved payment method.";

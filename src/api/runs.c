@@ -24,7 +24,7 @@ static err_t run_effect(struct req *r)
 	api_period(period);
 	struct run_result res;
 	err_t err = db_run_record(r->caller.org_id, id, in->project_id.s, in->environment_id.s,
-				  period, clock_now(), &res);
+				  period, clock_now(), &r->arena, &res);
 	if (err == ERR_NOT_FOUND)
 		r->err_msg = "No such project or environment in this organization.";
 	if (err != ERR_OK)

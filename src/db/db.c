@@ -389,15 +389,11 @@ err_t db_sweep(int64_t now)
 	return err;
 }
 
-err_t db_ping(void)
+err_t db_ping(struct arena *a)
 {
-	struct arena a = {0};
 	struct db_rows rows;
-	err_t err = db_query(STMT_PING, NULL, 0, &a, &rows);
-	if (err == ERR_OK && rows.n != 1)
-		err = ERR_UNAVAILABLE;
-	arena_free(&a);
-	return err == ERR_OK ? ERR_OK : ERR_UNAVAILABLE;
+	err_t err = db_query(STMT_PING, NULL, 0, a, &rows);
+	return err == ERR_OK && rows.n == 1 ? ERR_OK : ERR_UNAVAILABLE;
 }
 
 /* START TRANSACTION; a connection found dead here is replaced once (nothing ran on it). */

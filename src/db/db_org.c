@@ -23,20 +23,6 @@ static void org_ref_row(const struct db_rows *rows, size_t i, void *item)
 	o->role = role_of(DB_CELL(rows, i, 2));
 }
 
-err_t db_org_list_for_user(const char *user_id, size_t max, struct arena *a, struct org_ref **out,
-			   size_t *n)
-{
-	struct db_rows rows;
-	void *items = NULL;
-	err_t err = db_query(STMT_ORG_LIST_FOR_USER, DB_ARGS(DB_STR(user_id), DB_INT((int64_t)max)),
-			     a, &rows);
-	if (err == ERR_OK)
-		err = db_rows_map(&rows, sizeof **out, org_ref_row, a, &items);
-	*out = items;
-	*n = err == ERR_OK ? rows.n : 0;
-	return err;
-}
-
 err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a,
 			struct org_ref *out)
 {
@@ -287,22 +273,17 @@ static err_t member_change_tx(void *arg)
 }
 
 err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id, enum role role,
-			 int64_t now)
+			 int64_t now, struct arena *a)
 {
-	struct arena a = {0};
-	struct member_change c = {org_id, actor, user_id, false, role, now, &a};
-	err_t err = db_tx(member_change_tx, &c);
-	arena_free(&a);
-	return err;
+	struct member_change c = {org_id, actor, user_id, false, role, now, a};
+	return db_tx(member_change_tx, &c);
 }
 
-err_t db_member_remove(const char *org_id, const char *actor, const char *user_id, int64_t now)
+err_t db_member_remove(const char *org_id, const char *actor, const char *user_id, int64_t now,
+		       struct arena *a)
 {
-	struct arena a = {0};
-	struct member_change c = {org_id, actor, user_id, true, ROLE_NONE, now, &a};
-	err_t err = db_tx(member_change_tx, &c);
-	arena_free(&a);
-	return err;
+	struct member_change c = {org_id, actor, user_id, true, ROLE_NONE, now, a};
+	return db_tx(member_change_tx, &c);
 }
 
 err_t db_org_lock(const char *org_id, struct arena *a)

@@ -100,16 +100,14 @@ static err_t set_plan_tx(void *arg)
 			    c->now);
 }
 
-err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan, int64_t now)
+err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan, int64_t now,
+		      struct arena *a)
 {
-	struct arena a = {0};
-	struct set_plan c = {org_id, actor, plan, now, &a};
-	err_t err = db_tx(set_plan_tx, &c);
-	arena_free(&a);
-	return err;
+	struct set_plan c = {org_id, actor, plan, now, a};
+	return db_tx(set_plan_tx, &c);
 }
 
-/* Which of the run's project and environment is missing: always ERR_NOT_FOUND. */
+/* ERR_OK if the run's project and environment are both the organization's, else ERR_NOT_FOUND. */
 static err_t run_targets_missing(const char *org_id, const char *project_id,
 				 const char *environment_id, struct arena *a)
 {
@@ -125,12 +123,11 @@ static err_t run_targets_missing(const char *org_id, const char *project_id,
 }
 
 err_t db_run_record(const char *org_id, const char *run_id, const char *project_id,
-		    const char *environment_id, const char *period, int64_t now,
+		    const char *environment_id, const char *period, int64_t now, struct arena *a,
 		    struct run_result *out)
 {
-	struct arena a = {0};
 	struct db_rows rows;
-	err_t err = db_query(STMT_RUN_LOCK, DB_ARGS(DB_STR(period), DB_STR(org_id)), &a, &rows);
+	err_t err = db_query(STMT_RUN_LOCK, DB_ARGS(DB_STR(period), DB_STR(org_id)), a, &rows);
 	if (err == ERR_OK && rows.n == 0)
 		err = ERR_NOT_FOUND;
 	const struct plan *plan = NULL;
@@ -147,7 +144,7 @@ err_t db_run_record(const char *org_id, const char *run_id, const char *project_
 	int64_t cost = overage ? plan->overage_credits_per_run : 0;
 	if (cost > balance) {
 		/* a missing project or environment is the better answer: 404 before 402 */
-		err = run_targets_missing(org_id, project_id, environment_id, &a);
+		err = run_targets_missing(org_id, project_id, environment_id, a);
 		if (err == ERR_OK)
 			err = ERR_INSUFFICIENT_CREDITS;
 		goto out;
@@ -187,7 +184,6 @@ err_t db_run_record(const char *org_id, const char *run_id, const char *project_
 			.credit_balance = balance - cost,
 		};
 out:
-	arena_free(&a);
 	return err;
 }
 

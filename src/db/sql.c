@@ -31,9 +31,6 @@ const char *const sql_text[STMT__MAX] = {
 		"INSERT INTO login_failures (email, at) VALUES (?, FROM_UNIXTIME(?))",
 	[STMT_LOGIN_FAILURE_DELETE] = "DELETE FROM login_failures WHERE id = ?",
 
-	[STMT_ORG_LIST_FOR_USER] =
-		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
-		" WHERE m.user_id = ? AND m.status = 'active' ORDER BY m.seq LIMIT ?",
 	[STMT_ORG_MEMBERSHIP] =
 		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
 		" WHERE m.org_id = ? AND m.user_id = ? AND m.status = 'active'",

@@ -119,11 +119,12 @@ static err_t run(struct req *r)
 		return err;
 
 	if (rt->body) {
-		if (r->content_length > (int64_t)(rt->body_cap ? rt->body_cap : BODY_CAP))
+		size_t cap = rt->body_cap ? rt->body_cap : BODY_CAP;
+		if (r->content_length > (int64_t)cap) /* 413 before 415, without reading */
 			return ERR_TOO_LARGE;
 		if (!is_json(r->content_type))
 			return ERR_MEDIA_TYPE;
-		if (!r->body && (err = http_read_body(r, rt->body_cap ? rt->body_cap : BODY_CAP)))
+		if ((err = http_read_body(r, cap)) != ERR_OK)
 			return err;
 	}
 	if (!id_ok)

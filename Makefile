@@ -9,7 +9,7 @@ CC      ?= cc
 CLANG   ?= clang
 BUILD   := build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-           -Wformat=2 -Wvla -Wno-unused-parameter
+           -Wformat=2 -Wvla -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
 CPPFLAGS_ORGD = -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -108,7 +108,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/orgd/*.h)
 	    -o $@ $< $(LIB_SRC) $(PKG_LIBS)
 
 format:
-	clang-format -i $(SRC) $(wildcard include/orgd/*.h tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c)
+	clang-format -i $(shell find src include tests/unit tests/fuzz tests/bench -name '*.[ch]')
 
 clean:
 	rm -rf $(BUILD)

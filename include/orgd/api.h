@@ -1,43 +1,58 @@
 /*
  * api: the handlers, one file per resource of API.md (src/api/). Each takes
  * a request that the dispatcher has routed, authenticated, authorized and
- * decoded (req->in is the route's body struct), writes its JSON answer
- * through req->w, and returns an err_t. Handlers never check roles.
+ * decoded (req->in is the route's body struct, req->q its list query,
+ * req->target what its finder loaded), writes its JSON answer through
+ * req->w, and returns an err_t. Handlers never check roles, and never open a
+ * transaction: each db_* write they call owns its own.
  */
 #ifndef ORGD_API_H
 #define ORGD_API_H
 
-#include "orgd/http.h"
+#include "orgd/db_list.h"
 #include "orgd/json.h"
+#include "orgd/req.h"
 
-/* common.c: pagination and lists (API.md: {"data":[...],"has_more":bool}) */
-struct page {
-	int64_t limit;     /* 1..100, default 20 */
-	const char *after; /* the last id of the previous page, or "" */
-};
-/* Read ?limit= and ?after=; ERR_INVALID (naming the parameter) if malformed. */
-err_t api_page(struct req *r, struct page *p);
-/* Open {"data":[ ; each row is then written as an element. */
-void api_list_begin(struct req *r);
-/* Close the list: ],"has_more":has_more} */
-void api_list_end(struct req *r, bool has_more);
+struct db_idem;
+struct plan;
+struct org_ref;
+
+/* common.c: lists (API.md: {"data":[...],"has_more":bool}, ?limit=, ?after=) */
+typedef void (*api_item_fn)(struct jw *w, const void *item);
+/*
+ * Answer a page of list `which` of owner, as r->q asks, each item written by
+ * write. An ?after= naming no row of the list is 400 naming "after".
+ */
+err_t api_list(struct req *r, enum db_list which, const char *owner, api_item_fn write);
 
 /*
- * Run effect(r) in one transaction. With an Idempotency-Key header (or when
- * required, 400 without one) the key is claimed first: a repeat replays the
- * first answer, a repeat with another request is 409, and the answer, error
- * or not, is stored in the same transaction. An effect must return a client
- * error (4xx) only before it has written anything.
+ * The Idempotency-Key step (db_idem.h) of a keyed write: api_idem_init()
+ * fills idem from r (the key, the request's digest, the renderer with its
+ * ctx, r's answer buffer); after the write, api_idem_finish() turns the
+ * write's result into r's answer: a stored or fresh answer with a key, else
+ * render()'s answer of an ERR_OK or a client error; a server error is
+ * returned for the dispatcher.
  */
-err_t api_idempotent(struct req *r, err_t (*effect)(struct req *r), bool required);
+void api_idem_init(struct req *r, struct db_idem *idem, int (*render)(void *ctx, err_t outcome),
+		   void *ctx);
+err_t api_idem_finish(struct req *r, struct db_idem *idem, err_t err);
+/* Start r's answer again from nothing (a renderer's first step). */
+void api_answer_reset(struct req *r);
+/* A renderer's error answer: e's body with msg and field (NULL: none); returns e's status. */
+int api_render_error(struct req *r, err_t e, const char *msg, const char *field);
 
-/*
- * The email as stored: trimmed, ASCII lower-cased, in arena memory; NULL
- * unless it looks like an address.
- */
-char *api_email_normalise(struct req *r, const struct jstr *in);
 /* The current metering period of the clock, "YYYY-MM" (UTC), into out[8]. */
 void api_period(char out[8]);
+
+/* plans.c: {id,name,monthly_run_limit,price_cents,overage_credits_per_run} */
+void api_write_plan(struct jw *w, const struct plan *p);
+struct auto_recharge;
+/* billing.c: {brand,last4}, or null when either is NULL */
+void api_write_payment_method(struct jw *w, const char *brand, const char *last4);
+/* billing.c: {enabled,threshold_credits,recharge_credits,failures} */
+void api_write_auto_recharge(struct jw *w, const struct auto_recharge *ar);
+/* orgs.c: {id,name,role} */
+void api_write_org_ref(struct jw *w, const struct org_ref *o);
 
 /* health.c */
 err_t api_health(struct req *r);
@@ -69,13 +84,16 @@ err_t api_orgs_list(struct req *r);
 err_t api_orgs_create(struct req *r);
 err_t api_org_get(struct req *r);
 err_t api_org_update(struct req *r);
+/* PUT /v1/org/plan's answer: the organization, with its plan's current_period_end. */
+err_t api_org_plan_answer(struct req *r);
 
 /* members.c */
 struct member_add_in {
-	struct jstr email, role;
+	struct jstr email; /* normalised (JF_EMAIL) */
+	int role;          /* enum role (JF_ENUM) */
 };
 struct member_role_in {
-	struct jstr role;
+	int role; /* enum role */
 };
 extern const struct jfield member_add_fields[2], member_role_fields[1];
 err_t api_members_list(struct req *r);
@@ -98,8 +116,10 @@ err_t api_project_delete(struct req *r);
 
 /* environments.c */
 struct env_in {
-	struct jstr name, kind, region, status;
+	struct jstr name, region;
+	int kind, status; /* indexes of env_kinds, env_statuses (JF_ENUM); -1 when absent */
 };
+extern const char *const env_kinds[], *const env_statuses[];
 extern const struct jfield env_create_fields[3], env_update_fields[4];
 err_t api_envs_list(struct req *r);
 err_t api_envs_create(struct req *r);
@@ -126,7 +146,38 @@ err_t api_plans_list(struct req *r);
 err_t api_plan_set(struct req *r);
 
 /* billing.c */
+struct payment_method_in {
+	struct jstr payment_method;
+};
+struct credits_in {
+	int64_t credits;
+};
+extern const struct jfield payment_method_fields[1], credits_fields[1];
 err_t api_ledger_list(struct req *r);
+err_t api_purchases_list(struct req *r);
+err_t api_billing_get(struct req *r);
+err_t api_payment_method_set(struct req *r);
+err_t api_payment_method_delete(struct req *r);
+err_t api_credits_buy(struct req *r);
+
+struct purchase_call;
+struct pay_result;
+struct settlement;
+/*
+ * Charge pc's purchase through the provider (no transaction may be open) and
+ * say how it ended in *s, for db_purchase_settle() or the sweeps.
+ */
+void api_charge(const struct purchase_call *pc, struct pay_result *res, struct settlement *s);
+/*
+ * A purchase's failure_code from the provider's decline code: that code, but
+ * Stripe's generic_decline as its error code card_declined ("declined" if none).
+ */
+const char *api_failure_code(const char *code);
+/* Seconds to wait for another request of the same key: the provider's timeouts and some. */
+int api_lock_timeout(void);
+
+/* webhooks.c */
+err_t api_webhook(struct req *r);
 
 /* audit.c */
 err_t api_audit_list(struct req *r);

@@ -1,12 +1,14 @@
 /*
- * db_idem: Idempotency-Key storage (API.md, "Conventions"). A key is claimed
- * inside the transaction of the effect it guards, and the answer is stored
- * in the same transaction: a concurrent repeat waits on the key's row lock,
- * then finds the stored answer. Keys live 24 hours.
+ * db_idem: Idempotency-Key storage (API.md "Conventions"), as a step of the
+ * db_* writes that take a key (db_run_record, the purchases): the write's
+ * own transaction claims the key after its organization's row lock, and
+ * stores the answer in the same transaction, so a concurrent repeat waits
+ * on the key's row, then finds the answer and replays it. Keys live 24 hours.
  */
 #ifndef ORGD_DB_IDEM_H
 #define ORGD_DB_IDEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,21 +18,22 @@
 
 #define IDEM_TTL (24 * 3600)
 
-/* A stored answer to replay. */
-struct idem_answer {
-	int status; /* 0: the key was free and is now claimed by this transaction */
-	const char *body;
-	size_t len;
+/* What a keyed write needs of its caller, and what it tells back. */
+struct db_idem {
+	const char *key;                /* NULL: the request has no key */
+	unsigned char hash[DIGEST_LEN]; /* the request's digest: another request is 409 */
+	/*
+	 * Render the answer of the write's outcome (ERR_OK or a client error)
+	 * into *out and return its HTTP status. Called inside the transaction,
+	 * perhaps again when it is retried: it starts from an empty out.
+	 */
+	int (*render)(void *ctx, err_t outcome);
+	void *ctx;
+	struct buf *out;
+	/* set by the write, on ERR_OK with a key: the answer (fresh or replayed) is in *out */
+	int status;
+	bool replayed;
+	bool pending; /* the key was claimed by a request that ended before its answer */
 };
-
-/*
- * Claim key for org_id with the request's digest. On ERR_OK, ans->status is 0
- * (claimed: run the effect, then db_idem_store()) or the stored answer to
- * replay. ERR_CONFLICT: the key was used with another request.
- */
-err_t db_idem_claim(const char *org_id, const char *key, const unsigned char hash[DIGEST_LEN],
-		    int64_t now, struct arena *a, struct idem_answer *ans);
-/* Store the answer of a claimed key. */
-err_t db_idem_store(const char *org_id, const char *key, int status, const char *body, size_t len);
 
 #endif

@@ -31,6 +31,7 @@ struct plan {
 
 struct org {
 	const char *id, *name, *created_at;
+	const char *current_period_end; /* NULL on a plan without a price */
 	int64_t credit_balance;
 	struct plan plan;
 };
@@ -51,20 +52,9 @@ struct member {
 err_t db_org_create(const char *org_id, const char *name, const char *user_id, int64_t now);
 /* The organization with its plan, or ERR_NOT_FOUND. */
 err_t db_org_get(const char *org_id, struct arena *a, struct org *out);
-/*
- * Inside a transaction: lock org_id's row. Every change to one organization's
- * money or usage takes this lock first, so they queue instead of deadlocking.
- */
-err_t db_org_lock(const char *org_id, struct arena *a);
 /* Rename org_id, audited as done by actor. */
 err_t db_org_rename(const char *org_id, const char *actor, const char *name, int64_t now);
-/* A page of user_id's organizations after the one named `after` ("": from the start). */
-err_t db_orgs_page(const char *user_id, const char *after, int64_t limit, struct arena *a,
-		   struct org_ref **out, size_t *n);
 
-/* A page of org_id's members after the one whose user id or email is `after`. */
-err_t db_members_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		      struct member **out, size_t *n);
 /* The member user_id of org_id, or ERR_NOT_FOUND. */
 err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, struct member *out);
 /*

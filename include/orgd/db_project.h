@@ -21,9 +21,6 @@ struct environment {
 	const char *id, *name, *kind, *region, *status, *created_at;
 };
 
-/* A page of projects after the one named `after` ("": from the start). */
-err_t db_projects_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		       struct project **out, size_t *n);
 err_t db_project_get(const char *org_id, const char *id, struct arena *a, struct project *out);
 /* ERR_CONFLICT if the name is taken in the organization. */
 err_t db_project_create(const char *org_id, const char *id, const char *name,
@@ -33,8 +30,6 @@ err_t db_project_update(const char *org_id, const char *id, const char *name,
 			const char *description);
 err_t db_project_delete(const char *org_id, const char *id);
 
-err_t db_envs_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		   struct environment **out, size_t *n);
 err_t db_env_get(const char *org_id, const char *id, struct arena *a, struct environment *out);
 /* Create (status "active"), audited as done by actor. ERR_CONFLICT on a taken name. */
 err_t db_env_create(const char *org_id, const char *actor, const struct environment *e,

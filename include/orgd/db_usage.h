@@ -11,10 +11,9 @@
 #include <stdint.h>
 
 #include "orgd/db_org.h"
+#include "orgd/db_pay.h"
 #include "orgd/error.h"
 #include "orgd/mem.h"
-
-#define PERIOD_LEN 7 /* "YYYY-MM" */
 
 /* The catalog, in its order; *plans is worker memory, valid until the next call. */
 err_t db_plans(const struct plan **plans, size_t *n);
@@ -22,8 +21,8 @@ err_t db_plans(const struct plan **plans, size_t *n);
 err_t db_plan_find(const char *id, size_t len, const struct plan **out);
 
 /*
- * Move org_id to plan (audited as done by actor). A plan with a price needs a
- * saved payment method: ERR_CONFLICT without one.
+ * Move org_id to plan, a plan without a price, at once (audited as done by
+ * actor); its period ends with it. A paid plan is bought (db_pay.h).
  */
 err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan, int64_t now,
 		      struct arena *a);
@@ -37,16 +36,19 @@ struct run_result {
 };
 
 /*
- * Meter run run_id of project_id on environment_id in period (inside the
- * caller's transaction, which must lock nothing of org_id before). Within the
- * plan's monthly limit it is included; beyond, it takes the plan's overage
- * credits with a ledger row. ERR_NOT_FOUND if the project or environment is
- * not the organization's (nothing written); ERR_INSUFFICIENT_CREDITS if the
- * balance is too low (nothing written).
+ * Meter run run_id of project_id on environment_id in period, in one
+ * transaction of its own behind the organization's row lock, with the
+ * Idempotency-Key step of idem (db_idem.h). Within the plan's monthly limit
+ * it is included; beyond, it takes the plan's overage credits with a ledger
+ * row. Without a key: ERR_NOT_FOUND if the project or environment is not the
+ * organization's, ERR_INSUFFICIENT_CREDITS if the balance is too low (nothing
+ * written either way). With a key those outcomes are rendered and stored,
+ * and ERR_OK returned with the answer in idem->out.
  */
+struct db_idem;
 err_t db_run_record(const char *org_id, const char *run_id, const char *project_id,
 		    const char *environment_id, const char *period, int64_t now, struct arena *a,
-		    struct run_result *out);
+		    struct db_idem *idem, struct run_result *out);
 
 struct usage_month {
 	const char *period;
@@ -61,22 +63,16 @@ struct ledger_entry {
 	int64_t delta, balance_after;
 };
 
-/* A page of org_id's ledger, newest first, older than the entry `after`. */
-err_t db_ledger_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		     struct ledger_entry **out, size_t *n);
-
 struct dashboard {
 	const char *org_id, *org_name;
 	const struct plan *plan;
 	int64_t credit_balance, members, owners, admins, period_runs;
 	const char *pm_brand, *pm_last4; /* NULL when no payment method is saved */
-	bool ar_enabled;
-	int64_t ar_threshold, ar_recharge, ar_failures;
+	struct auto_recharge ar;
 	struct environment_ref {
 		const char *id, *name, *kind, *status;
 	} * envs;
-	size_t nenvs; /* at most 100 are listed */
-	bool envs_more;
+	size_t nenvs; /* the first 100 (sql.c); GET /v1/org/environments lists all */
 };
 
 /* The home view in two queries: the organization's row with its counts, then environments. */

@@ -1,10 +1,13 @@
 /*
  * error: the one error enum of orgd and its table to HTTP status and API code.
  * Every handler and every layer below returns an err_t; only the dispatcher
- * turns one into a response body.
+ * turns one into a response body (with err_write(), which also renders the
+ * errors an Idempotency-Key stores for replay).
  */
 #ifndef ORGD_ERROR_H
 #define ORGD_ERROR_H
+
+#include <stdbool.h>
 
 typedef enum err {
 	ERR_OK = 0,
@@ -28,9 +31,21 @@ typedef enum err {
 
 /* The HTTP status of e (200 for ERR_OK). */
 int err_status(err_t e);
+/* Is e the request's own fault (a 4xx), an answer to keep and replay? */
+bool err_is_client(err_t e);
 /* The API error code of e ("invalid_request", ...); "" for ERR_OK. */
 const char *err_code(err_t e);
 /* A generic human message for e, used when the handler gives none. */
 const char *err_message(err_t e);
+
+struct jw;
+/*
+ * Write API.md's error body of e: {"error":{"code","message","field"?}},
+ * with msg (NULL: err_message(e)) and field (NULL: none).
+ */
+void err_write(struct jw *w, err_t e, const char *msg, const char *field);
+
+/* The reason phrase of an HTTP status orgd sends ("Not Found"). */
+const char *status_reason(int status);
 
 #endif

@@ -40,12 +40,19 @@ enum jf_type {
 	JF_BOOL,   /* bool */
 	JF_STRS,   /* struct jstrs; a string or an array of strings */
 	JF_ANY,    /* presence only: any value (e.g. JWS "crit", refused by the caller) */
+	JF_OBJECT, /* a nested object decoded into the struct at off by sub[0..nsub); the
+		      flags of the call (JSON_ALLOW_UNKNOWN) apply inside it too */
+	JF_ENUM,   /* a string that is one of enums[] (NULL-terminated): an int, its index + min */
+	JF_ID,     /* struct jstr: one of our ids (id.h); a string of another shape names
+		      nothing and is decoded as "" (a lookup of it finds nothing: 404) */
+	JF_EMAIL,  /* struct jstr: an email address, normalised (json_email_normalise) */
 	JF__MAX
 };
 
 enum {
 	JF_REQUIRED = 1u << 0, /* absent -> ERR_INVALID naming the field */
 	JF_NULLABLE = 1u << 1, /* null accepted, reported as absent */
+	JF_ASCII = 1u << 2,    /* a string kind: printable ASCII only */
 };
 
 struct jfield {
@@ -53,7 +60,10 @@ struct jfield {
 	enum jf_type type;
 	unsigned flags;
 	int64_t min, max;
-	size_t off; /* offsetof(the target struct, member) */
+	size_t off;               /* offsetof(the target struct, member) */
+	const struct jfield *sub; /* JF_OBJECT: the nested object's table */
+	size_t nsub;
+	const char *const *enums; /* JF_ENUM: the allowed strings, NULL-terminated */
 };
 
 enum {
@@ -70,6 +80,21 @@ enum {
 err_t json_decode(const char *buf, size_t len, const struct jfield *fields, size_t nfields,
 		  unsigned flags, void *out, uint32_t *present, struct arena *a,
 		  const char **bad_field);
+
+/*
+ * Apply field f, of a string kind (JF_STRING, JF_ENUM, JF_ID, JF_EMAIL), to
+ * the text s[0..len) (a query parameter, say): valid UTF-8 without NUL, then
+ * the field's own checks; stored into out + f->off as the decoder would.
+ * Returns ERR_OK, ERR_INVALID or ERR_INTERNAL.
+ */
+err_t json_field_text(const struct jfield *f, const char *s, size_t len, void *out,
+		      struct arena *a);
+
+/*
+ * The email as orgd stores it, in a: surrounding white space trimmed, ASCII
+ * lower-cased; NULL unless in[0..len) looks like an address (or out of memory).
+ */
+char *json_email_normalise(const char *in, size_t len, struct arena *a);
 
 /* Count the code points of a valid UTF-8 string. */
 size_t json_utf8_len(const char *s, size_t len);

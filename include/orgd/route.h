@@ -2,29 +2,35 @@
  * route: the table of every endpoint (src/http/routes.c) and the dispatcher
  * that runs a request through it (src/http/dispatch.c):
  *   route (404/405) -> authenticate (401) -> authorize (403) -> read the body
- *   (413/415) -> find the {id} target (404) -> decode and validate (400) ->
- *   handler -> encode. Only the dispatcher writes error bodies.
+ *   (413/415) -> find the {id} target (404) -> authorize on the target (403)
+ *   -> decode and validate the query, the body and the Idempotency-Key (400)
+ *   -> handler -> encode. Only the dispatcher writes error bodies.
  */
 #ifndef ORGD_ROUTE_H
 #define ORGD_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "orgd/authz.h"
-#include "orgd/http.h"
 #include "orgd/json.h"
+#include "orgd/req.h"
 
 /* Who may reach a route at all, before the role matrix. */
 enum auth {
 	AUTH_NONE,    /* anyone */
 	AUTH_SESSION, /* a valid session token */
 	AUTH_ORG,     /* a session with an active organization; the matrix decides the rest */
+	AUTH_CRON,    /* the cron secret as a bearer token (API.md "Auto-recharge") */
 	AUTH__MAX
 };
 
+/* Whether a route takes an Idempotency-Key header (API.md "Conventions"). */
+enum idem { IDEM_NONE, IDEM_OPTIONAL, IDEM_REQUIRED };
+
 typedef err_t (*handler_fn)(struct req *r);
 
-/* The body a route takes: its fields and the struct they decode into. */
+/* The fields a body (or a query string) takes and the struct they decode into. */
 struct body_spec {
 	const struct jfield *fields;
 	size_t nfields;
@@ -42,7 +48,12 @@ struct route {
 	handler_fn find;              /* loads the {id} target before validation (404 before 400) */
 	handler_fn fn;                /* the handler */
 	const struct body_spec *body; /* NULL: takes no body */
+	bool raw;                     /* takes a JSON body the handler decodes itself (webhooks) */
 	size_t body_cap;              /* 0: BODY_CAP */
+	const struct body_spec *query; /* NULL: reads no query parameter; else into req.q */
+	const char *grant;             /* the body field naming a role the operation grants */
+	enum op view;                  /* a part the handler shows if the matrix allows it */
+	enum idem idem;
 };
 
 #define BODY_CAP (64 * 1024)
@@ -50,8 +61,15 @@ struct route {
 extern const struct route routes[];
 extern const size_t nroutes;
 
-/* Replace r's answer with the JSON error body of e (and its status). */
-void dispatch_error(struct req *r, err_t e);
+/* The query of every list: ?limit= (1..100, default 20) and ?after= an id. */
+extern const struct body_spec list_query, list_query_loose;
+
+/*
+ * Does the raw path match pattern? "{id}" matches one non-empty segment,
+ * percent-decoded into id when it is shaped like one of our ids; *id_ok
+ * says whether it was (else id is "").
+ */
+bool route_match(const char *pattern, const char *path, char id[ID_LEN_MAX + 1], bool *id_ok);
 
 /* Run one request through the table and send the answer. */
 void dispatch(struct req *r);

@@ -20,8 +20,10 @@
 #include "orgd/keyring.h"
 #include "orgd/mem.h"
 
-#define TOKEN_MAX        4096 /* bytes of a whole token */
-#define TOKEN_ID_MAX     64   /* bytes of sub, sid, org */
+#define TOKEN_MAX 4096 /* bytes of a whole token */
+#define TOKEN_ID_MAX                                                                               \
+	64 /* bytes of sub, sid, org the token format takes; a session                             \
+	      names only ids of ours (ID_LEN_MAX, checked by session.c) */
 #define TOKEN_CACHE_SIZE 256
 
 /* The session claims of API.md. */

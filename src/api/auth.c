@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "orgd/api.h"
-#include "orgd/config.h"
+#include "orgd/clock.h"
+#include "orgd/db_list.h"
 #include "orgd/db_org.h"
 #include "orgd/db_user.h"
 #include "orgd/id.h"
@@ -18,7 +19,7 @@
 #define ORGS_IN_SESSION_MAX 1000
 
 const struct jfield signup_fields[3] = {
-	{"email", JF_STRING, JF_REQUIRED, 1, 254, offsetof(struct signup_in, email)},
+	{"email", JF_EMAIL, JF_REQUIRED, 0, 0, offsetof(struct signup_in, email)},
 	{"password", JF_STRING, JF_REQUIRED, 10, 128, offsetof(struct signup_in, password)},
 	{"name", JF_STRING, JF_REQUIRED, 1, 100, offsetof(struct signup_in, name)},
 };
@@ -27,7 +28,7 @@ const struct jfield login_fields[2] = {
 	{"password", JF_STRING, JF_REQUIRED, 1, 1024, offsetof(struct login_in, password)},
 };
 const struct jfield switch_fields[1] = {
-	{"org_id", JF_STRING, JF_REQUIRED, 1, 64, offsetof(struct switch_in, org_id)},
+	{"org_id", JF_ID, JF_REQUIRED, 0, 0, offsetof(struct switch_in, org_id)},
 };
 
 static void write_user(struct jw *w, const struct user *u)
@@ -39,13 +40,14 @@ static void write_user(struct jw *w, const struct user *u)
 	jw_obj_end(w);
 }
 
-static void write_org_ref(struct jw *w, const struct org_ref *o)
+/* The organizations of user_id (as GET /v1/orgs lists them), at most ORGS_IN_SESSION_MAX. */
+static err_t user_orgs(struct req *r, const char *user_id, const struct org_ref **orgs, size_t *n)
 {
-	jw_obj(w);
-	jw_kstr(w, "id", o->id);
-	jw_kstr(w, "name", o->name);
-	jw_kstr(w, "role", role_name(o->role));
-	jw_obj_end(w);
+	struct db_page page;
+	err_t err = db_list_page(LIST_ORGS, user_id, "", ORGS_IN_SESSION_MAX, &r->arena, &page);
+	*orgs = (const struct org_ref *)(const void *)page.items;
+	*n = err == ERR_OK ? page.n : 0;
+	return err;
 }
 
 /* "organizations":[...],"active_org":{...}|null */
@@ -55,11 +57,11 @@ static void write_orgs(struct jw *w, const struct org_ref *orgs, size_t n,
 	jw_key(w, "organizations");
 	jw_arr(w);
 	for (size_t i = 0; i < n; i++)
-		write_org_ref(w, &orgs[i]);
+		api_write_org_ref(w, &orgs[i]);
 	jw_arr_end(w);
 	jw_key(w, "active_org");
 	if (active)
-		write_org_ref(w, active);
+		api_write_org_ref(w, active);
 	else
 		jw_null(w);
 }
@@ -67,15 +69,10 @@ static void write_orgs(struct jw *w, const struct org_ref *orgs, size_t n,
 err_t api_signup(struct req *r)
 {
 	const struct signup_in *in = r->in;
-	char *email = api_email_normalise(r, &in->email);
-	if (!email) {
-		r->err_field = "email";
-		r->err_msg = "This is not a valid email address.";
-		return ERR_INVALID;
-	}
+	const char *email = in->email.s;
 	char hash[PASSWORD_HASH_MAX];
 	struct pw_params pp = PW_PARAMS_DEFAULT;
-	pp.log2n = cfg.scrypt_log2n;
+	pp.log2n = session_settings()->scrypt_log2n;
 	err_t err = password_hash(in->password.s, in->password.len, &pp, hash, sizeof hash);
 	if (err != ERR_OK)
 		return err;
@@ -103,9 +100,9 @@ err_t api_login(struct req *r)
 {
 	const struct login_in *in = r->in;
 	int64_t now = clock_now();
-	char *email = api_email_normalise(r, &in->email);
+	char *email = json_email_normalise(in->email.s, in->email.len, &r->arena);
 	struct pw_params pp = PW_PARAMS_DEFAULT;
-	pp.log2n = cfg.scrypt_log2n;
+	pp.log2n = session_settings()->scrypt_log2n;
 	if (!email) { /* not an address: no account can match, at the same cost */
 		password_burn(in->password.s, in->password.len, &pp);
 		return ERR_UNAUTHENTICATED;
@@ -142,14 +139,14 @@ err_t api_login(struct req *r)
 	if ((err = db_login_attempt_forget(attempt)) != ERR_OK)
 		return err;
 
-	struct org_ref *orgs;
+	const struct org_ref *orgs;
 	size_t n;
-	if ((err = db_orgs_page(u.id, "", ORGS_IN_SESSION_MAX, &r->arena, &orgs, &n)))
+	if ((err = user_orgs(r, u.id, &orgs, &n)) != ERR_OK)
 		return err;
 	const struct org_ref *active = n == 1 ? &orgs[0] : NULL;
 	char sid[ID_LEN_MAX + 1];
 	id_new(sid, "ses");
-	int64_t exp = now + cfg.session_ttl;
+	int64_t exp = now + session_settings()->session_ttl;
 	if ((err = db_session_create(sid, u.id, now, exp)) != ERR_OK)
 		return err;
 	struct buf tok = {0};
@@ -211,9 +208,9 @@ err_t api_me(struct req *r)
 	/* the user as the authentication query read it: one round trip fewer */
 	const struct user u = {
 		.id = r->caller.user_id, .email = r->caller.email, .name = r->caller.name};
-	struct org_ref *orgs;
+	const struct org_ref *orgs;
 	size_t n;
-	err_t err = db_orgs_page(u.id, "", ORGS_IN_SESSION_MAX, &r->arena, &orgs, &n);
+	err_t err = user_orgs(r, u.id, &orgs, &n);
 	if (err != ERR_OK)
 		return err;
 	const struct org_ref *active = NULL;

@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 #include "orgd/api.h"
-#include "orgd/config.h"
+#include "orgd/clock.h"
 #include "orgd/db_org.h"
 #include "orgd/id.h"
 #include "orgd/session.h"
@@ -13,50 +13,38 @@ const struct jfield org_name_fields[1] = {
 	{"name", JF_STRING, JF_REQUIRED, 1, 100, offsetof(struct org_name_in, name)},
 };
 
-static void write_plan(struct jw *w, const struct plan *p)
+void api_write_org_ref(struct jw *w, const struct org_ref *o)
 {
 	jw_obj(w);
-	jw_kstr(w, "id", p->id);
-	jw_kstr(w, "name", p->name);
-	jw_kint(w, "monthly_run_limit", p->monthly_run_limit);
-	jw_kint(w, "price_cents", p->price_cents);
-	jw_kint(w, "overage_credits_per_run", p->overage_credits_per_run);
+	jw_kstr(w, "id", o->id);
+	jw_kstr(w, "name", o->name);
+	jw_kstr(w, "role", role_name(o->role));
 	jw_obj_end(w);
 }
 
-/* {id,name,created_at,plan:{...},role} */
-static void write_org(struct jw *w, const struct org *o, enum role role)
+static void write_org_item(struct jw *w, const void *item)
+{
+	api_write_org_ref(w, item);
+}
+
+/* {id,name,created_at,plan:{...},role}, and current_period_end when asked */
+static void write_org(struct jw *w, const struct org *o, enum role role, bool period)
 {
 	jw_obj(w);
 	jw_kstr(w, "id", o->id);
 	jw_kstr(w, "name", o->name);
 	jw_kstr(w, "created_at", o->created_at);
 	jw_key(w, "plan");
-	write_plan(w, &o->plan);
+	api_write_plan(w, &o->plan);
 	jw_kstr(w, "role", role_name(role));
+	if (period)
+		jw_kstr(w, "current_period_end", o->current_period_end);
 	jw_obj_end(w);
 }
 
 err_t api_orgs_list(struct req *r)
 {
-	struct page p;
-	struct org_ref *orgs;
-	size_t n;
-	err_t err = api_page(r, &p);
-	if (err == ERR_OK)
-		err = db_orgs_page(r->caller.user_id, p.after, p.limit + 1, &r->arena, &orgs, &n);
-	if (err != ERR_OK)
-		return err;
-	api_list_begin(r);
-	for (size_t i = 0; i < n && i < (size_t)p.limit; i++) {
-		jw_obj(&r->w);
-		jw_kstr(&r->w, "id", orgs[i].id);
-		jw_kstr(&r->w, "name", orgs[i].name);
-		jw_kstr(&r->w, "role", role_name(orgs[i].role));
-		jw_obj_end(&r->w);
-	}
-	api_list_end(r, n > (size_t)p.limit);
-	return ERR_OK;
+	return api_list(r, LIST_ORGS, r->caller.user_id, write_org_item);
 }
 
 err_t api_orgs_create(struct req *r)
@@ -77,7 +65,7 @@ err_t api_orgs_create(struct req *r)
 		r->status = 201;
 		jw_obj(&r->w);
 		jw_key(&r->w, "org");
-		write_org(&r->w, &o, ROLE_OWNER);
+		write_org(&r->w, &o, ROLE_OWNER, false);
 		jw_key(&r->w, "token");
 		jw_strn(&r->w, tok.p, tok.len);
 		jw_obj_end(&r->w);
@@ -92,7 +80,17 @@ err_t api_org_get(struct req *r)
 	err_t err = db_org_get(r->caller.org_id, &r->arena, &o);
 	if (err != ERR_OK)
 		return err;
-	write_org(&r->w, &o, r->caller.role);
+	write_org(&r->w, &o, r->caller.role, false);
+	return ERR_OK;
+}
+
+err_t api_org_plan_answer(struct req *r)
+{
+	struct org o;
+	err_t err = db_org_get(r->caller.org_id, &r->arena, &o);
+	if (err != ERR_OK)
+		return err;
+	write_org(&r->w, &o, r->caller.role, true);
 	return ERR_OK;
 }
 

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "orgd/api.h"
-#include "orgd/config.h"
+#include "orgd/clock.h"
 #include "orgd/db_project.h"
 #include "orgd/id.h"
 
@@ -18,8 +18,9 @@ const struct jfield project_update_fields[2] = {
 	{"description", JF_STRING, 0, 0, 1000, offsetof(struct project_in, description)},
 };
 
-static void write_project(struct jw *w, const struct project *p)
+static void write_project(struct jw *w, const void *item)
 {
+	const struct project *p = item;
 	jw_obj(w);
 	jw_kstr(w, "id", p->id);
 	jw_kstr(w, "name", p->name);
@@ -39,20 +40,7 @@ static err_t name_taken(struct req *r, err_t err)
 
 err_t api_projects_list(struct req *r)
 {
-	struct page p;
-	struct project *items;
-	size_t n;
-	err_t err = api_page(r, &p);
-	if (err == ERR_OK)
-		err = db_projects_page(r->caller.org_id, p.after, p.limit + 1, &r->arena, &items,
-				       &n);
-	if (err != ERR_OK)
-		return err;
-	api_list_begin(r);
-	for (size_t i = 0; i < n && i < (size_t)p.limit; i++)
-		write_project(&r->w, &items[i]);
-	api_list_end(r, n > (size_t)p.limit);
-	return ERR_OK;
+	return api_list(r, LIST_PROJECTS, r->caller.org_id, write_project);
 }
 
 err_t api_projects_create(struct req *r)

@@ -6,48 +6,60 @@
 #include <string.h>
 
 #include "orgd/api.h"
-#include "orgd/authz.h"
-#include "orgd/config.h"
+#include "orgd/clock.h"
+#include "orgd/db_idem.h"
 #include "orgd/db_usage.h"
 #include "orgd/id.h"
 
 const struct jfield run_fields[2] = {
-	{"project_id", JF_STRING, JF_REQUIRED, 1, 64, offsetof(struct run_in, project_id)},
-	{"environment_id", JF_STRING, JF_REQUIRED, 1, 64, offsetof(struct run_in, environment_id)},
+	{"project_id", JF_ID, JF_REQUIRED, 0, 0, offsetof(struct run_in, project_id)},
+	{"environment_id", JF_ID, JF_REQUIRED, 0, 0, offsetof(struct run_in, environment_id)},
 };
 
-static err_t run_effect(struct req *r)
-{
-	const struct run_in *in = r->in;
+struct run_call {
+	struct req *r;
 	char id[ID_LEN_MAX + 1], period[8];
-	id_new(id, "run");
-	api_period(period);
 	struct run_result res;
-	err_t err = db_run_record(r->caller.org_id, id, in->project_id.s, in->environment_id.s,
-				  period, clock_now(), &r->arena, &res);
-	if (err == ERR_NOT_FOUND)
-		r->err_msg = "No such project or environment in this organization.";
-	if (err != ERR_OK)
-		return err;
-	r->status = 201;
-	jw_obj(&r->w);
-	jw_kstr(&r->w, "id", id);
-	jw_kstr(&r->w, "counted_as", res.overage ? "overage" : "included");
-	jw_kint(&r->w, "credits_charged", res.credits_charged);
-	jw_key(&r->w, "usage");
-	jw_obj(&r->w);
-	jw_kstr(&r->w, "period", period);
-	jw_kint(&r->w, "runs", res.runs);
-	jw_kint(&r->w, "limit", res.limit);
-	jw_obj_end(&r->w);
-	jw_kint(&r->w, "credit_balance", res.credit_balance);
-	jw_obj_end(&r->w);
-	return ERR_OK;
+};
+
+/* The answer of a run's outcome (db_idem.h's render). */
+static int run_render(void *ctx, err_t outcome)
+{
+	struct run_call *c = ctx;
+	struct req *r = c->r;
+	if (outcome == ERR_NOT_FOUND)
+		return api_render_error(
+			r, outcome, "No such project or environment in this organization.", NULL);
+	if (outcome != ERR_OK)
+		return api_render_error(r, outcome, NULL, NULL);
+	api_answer_reset(r);
+	struct jw *w = &r->w;
+	jw_obj(w);
+	jw_kstr(w, "id", c->id);
+	jw_kstr(w, "counted_as", c->res.overage ? "overage" : "included");
+	jw_kint(w, "credits_charged", c->res.credits_charged);
+	jw_key(w, "usage");
+	jw_obj(w);
+	jw_kstr(w, "period", c->period);
+	jw_kint(w, "runs", c->res.runs);
+	jw_kint(w, "limit", c->res.limit);
+	jw_obj_end(w);
+	jw_kint(w, "credit_balance", c->res.credit_balance);
+	jw_obj_end(w);
+	return 201;
 }
 
 err_t api_runs_create(struct req *r)
 {
-	return api_idempotent(r, run_effect, false);
+	const struct run_in *in = r->in;
+	struct run_call c = {.r = r};
+	id_new(c.id, "run");
+	api_period(c.period);
+	struct db_idem idem;
+	api_idem_init(r, &idem, run_render, &c);
+	err_t err = db_run_record(r->caller.org_id, c.id, in->project_id.s, in->environment_id.s,
+				  c.period, clock_now(), &r->arena, &idem, &c.res);
+	return api_idem_finish(r, &idem, err);
 }
 
 err_t api_usage_get(struct req *r)
@@ -90,6 +102,17 @@ err_t api_usage_get(struct req *r)
 	return ERR_OK;
 }
 
+/* The dashboard's billing part: {payment_method,auto_recharge}. */
+static void write_billing(struct jw *w, const struct dashboard *d)
+{
+	jw_obj(w);
+	jw_key(w, "payment_method");
+	api_write_payment_method(w, d->pm_brand, d->pm_last4);
+	jw_key(w, "auto_recharge");
+	api_write_auto_recharge(w, &d->ar);
+	jw_obj_end(w);
+}
+
 err_t api_dashboard_get(struct req *r)
 {
 	char period[8];
@@ -113,13 +136,7 @@ err_t api_dashboard_get(struct req *r)
 	jw_kint(w, "admins", d.admins);
 	jw_obj_end(w);
 	jw_key(w, "plan");
-	jw_obj(w);
-	jw_kstr(w, "id", d.plan->id);
-	jw_kstr(w, "name", d.plan->name);
-	jw_kint(w, "monthly_run_limit", d.plan->monthly_run_limit);
-	jw_kint(w, "price_cents", d.plan->price_cents);
-	jw_kint(w, "overage_credits_per_run", d.plan->overage_credits_per_run);
-	jw_obj_end(w);
+	api_write_plan(w, d.plan);
 	jw_key(w, "usage");
 	jw_obj(w);
 	jw_kstr(w, "period", period);
@@ -127,7 +144,7 @@ err_t api_dashboard_get(struct req *r)
 	jw_kint(w, "limit", d.plan->monthly_run_limit);
 	jw_obj_end(w);
 	jw_kint(w, "credit_balance", d.credit_balance);
-	jw_key(w, "environments");
+	jw_key(w, "environments"); /* the first 100 (README); GET /v1/org/environments has all */
 	jw_arr(w);
 	for (size_t i = 0; i < d.nenvs; i++) {
 		jw_obj(w);
@@ -139,28 +156,10 @@ err_t api_dashboard_get(struct req *r)
 	}
 	jw_arr_end(w);
 	jw_key(w, "billing");
-	if (authz_check(OP_BILLING_READ, &r->caller, NULL) == ERR_OK) { /* the matrix decides */
-		jw_obj(w);
-		jw_key(w, "payment_method");
-		if (d.pm_brand && d.pm_last4) {
-			jw_obj(w);
-			jw_kstr(w, "brand", d.pm_brand);
-			jw_kstr(w, "last4", d.pm_last4);
-			jw_obj_end(w);
-		} else {
-			jw_null(w);
-		}
-		jw_key(w, "auto_recharge");
-		jw_obj(w);
-		jw_kbool(w, "enabled", d.ar_enabled);
-		jw_kint(w, "threshold_credits", d.ar_threshold);
-		jw_kint(w, "recharge_credits", d.ar_recharge);
-		jw_kint(w, "failures", d.ar_failures);
-		jw_obj_end(w);
-		jw_obj_end(w);
-	} else {
+	if (r->may_view) /* the route's view operation: the matrix decided */
+		write_billing(w, &d);
+	else
 		jw_null(w);
-	}
 	jw_obj_end(w);
 	return ERR_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * session: from a bearer token to req->caller, and back (see session.h).
+ * session: from a bearer token to a struct caller, and back (see session.h).
  * Authentication costs at most one database round trip: the token's
  * signature, claims and times are checked in memory (token.c, with its cache
  * of verified signatures), then one query checks the session row, the user
@@ -10,12 +10,24 @@
 #include <string.h>
 #include <strings.h>
 
-#include "orgd/config.h"
+#include "orgd/clock.h"
 #include "orgd/db_user.h"
+#include "orgd/digest.h"
 #include "orgd/keyring.h"
 #include "orgd/token.h"
 
 static struct keyring *ring;
+static struct auth_settings settings;
+
+void session_configure(const struct auth_settings *s)
+{
+	settings = *s;
+}
+
+const struct auth_settings *session_settings(void)
+{
+	return &settings;
+}
 
 void session_init(struct keyring *keys)
 {
@@ -24,7 +36,7 @@ void session_init(struct keyring *keys)
 
 static struct token_cfg token_config(void)
 {
-	return (struct token_cfg){.iss = cfg.token_iss, .aud = cfg.token_aud, .leeway = 60};
+	return (struct token_cfg){.iss = settings.iss, .aud = settings.aud, .leeway = 60};
 }
 
 /* The token of "Authorization: Bearer <token>" (scheme case-insensitive, one space). */
@@ -36,16 +48,17 @@ static const char *bearer(const char *h)
 }
 
 /* Verify the token and fill the caller's ids; no database yet. */
-static err_t verify(struct req *r)
+static err_t verify(const char *authorization, struct arena *a, struct caller *who)
 {
-	const char *tok = bearer(r->authorization);
+	const char *tok = bearer(authorization);
 	if (!tok || !ring)
 		return ERR_UNAUTHENTICATED;
 	struct claims c;
 	struct token_cfg tc = token_config();
-	if (token_verify(ring, &tc, tok, strlen(tok), clock_now(), &r->arena, &c) != ERR_OK)
+	if (token_verify(ring, &tc, tok, strlen(tok), clock_now(), a, &c) != ERR_OK)
 		return ERR_UNAUTHENTICATED;
-	struct caller *who = &r->caller;
+	if (strlen(c.sub) > ID_LEN_MAX || strlen(c.sid) > ID_LEN_MAX || strlen(c.org) > ID_LEN_MAX)
+		return ERR_UNAUTHENTICATED; /* no user, session or organization of ours */
 	memcpy(who->user_id, c.sub, sizeof who->user_id);
 	memcpy(who->session_id, c.sid, sizeof who->session_id);
 	memcpy(who->org_id, c.org, sizeof who->org_id);
@@ -54,14 +67,14 @@ static err_t verify(struct req *r)
 	return ERR_OK;
 }
 
-err_t session_authenticate(struct req *r)
+err_t session_authenticate(const char *authorization, struct arena *a, struct caller *who)
 {
-	err_t err = verify(r);
+	*who = (struct caller){0};
+	err_t err = verify(authorization, a, who);
 	if (err != ERR_OK)
 		return err;
-	struct caller *who = &r->caller;
 	struct session_user su;
-	err = db_session_member(who->session_id, who->user_id, who->org_id, &r->arena, &su);
+	err = db_session_member(who->session_id, who->user_id, who->org_id, a, &su);
 	if (err == ERR_OK) {
 		who->role = su.role;
 		who->email = su.email;
@@ -70,18 +83,32 @@ err_t session_authenticate(struct req *r)
 	return err;
 }
 
-err_t session_authenticate_org(struct req *r)
+err_t session_authenticate_org(const char *authorization, struct arena *a, struct caller *who,
+			       const char **msg)
 {
-	err_t err = session_authenticate(r);
+	err_t err = session_authenticate(authorization, a, who);
 	if (err != ERR_OK)
 		return err;
-	if (!r->caller.org_id[0] || r->caller.role == ROLE_NONE) {
-		r->err_msg = r->caller.org_id[0]
-				     ? "You are not a member of this organization."
-				     : "Choose an organization first (POST /v1/auth/switch).";
+	if (!who->org_id[0] || who->role == ROLE_NONE) {
+		*msg = who->org_id[0] ? "You are not a member of this organization."
+				      : "Choose an organization first (POST /v1/auth/switch).";
 		return ERR_FORBIDDEN;
 	}
 	return ERR_OK;
+}
+
+err_t session_cron(const char *authorization)
+{
+	const char *tok = bearer(authorization);
+	const char *want = settings.cron_secret;
+	if (!tok || !want || !*want)
+		return ERR_UNAUTHENTICATED;
+	/* compare digests: equal lengths, and nothing about the secret's length leaks */
+	unsigned char h1[DIGEST_LEN], h2[DIGEST_LEN];
+	size_t l1 = strlen(tok), l2 = strlen(want);
+	digest_sha256((const void *const[]){tok}, &l1, 1, h1);
+	digest_sha256((const void *const[]){want}, &l2, 1, h2);
+	return digest_equal(h1, h2, DIGEST_LEN) ? ERR_OK : ERR_UNAUTHENTICATED;
 }
 
 err_t session_token(const char *user_id, const char *session_id, const char *org_id, enum role role,

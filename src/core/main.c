@@ -8,6 +8,7 @@
 #include "orgd/config.h"
 #include "orgd/db.h"
 #include "orgd/master.h"
+#include "orgd/pay.h"
 
 static const char usage[] =
 	"usage: orgd\n"
@@ -23,11 +24,13 @@ int main(int argc, char **argv)
 	}
 	if (config_load(&cfg) != 0)
 		return 2;
-	if (db_library_init() != ERR_OK) {
-		fputs("orgd: cannot initialise the MySQL client library\n", stderr);
+	config_apply(&cfg);
+	if (db_library_init() != ERR_OK || pay_global_init() != ERR_OK) {
+		fputs("orgd: cannot initialise the MySQL or curl client library\n", stderr);
 		return 1;
 	}
 	int status = master_run();
+	pay_global_end();
 	db_library_end();
 	return status;
 }

@@ -10,10 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "orgd/config.h"
+#include "orgd/clock.h"
 #include "orgd/db.h"
 #include "orgd/http.h"
 #include "orgd/log.h"
+#include "orgd/pay.h"
 #include "orgd/route.h"
 #include "orgd/session.h"
 
@@ -75,5 +76,6 @@ int worker_run(int listen_fd, struct keyring *keys)
 		housekeeping();
 	}
 	db_close();
+	pay_worker_end();
 	return status;
 }

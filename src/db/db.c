@@ -7,8 +7,9 @@
  * database restart heals without restarting orgd. Auto-reconnect stays off:
  * a silent reconnect inside a transaction would lose its first half.
  */
-#include "orgd/db.h"
+#include "dbi.h"
 
+#include <assert.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "orgd/config.h"
 #include "orgd/db_idem.h"
 #include "orgd/log.h"
 #include "sql.h"
@@ -33,6 +33,24 @@ static struct {
 	bool in_tx;  /* inside db_tx(): a lost connection must not be replaced silently */
 	time_t used; /* when the connection last answered */
 } db;
+
+static struct db_settings settings;
+
+void db_configure(const struct db_settings *s)
+{
+	settings = *s;
+}
+
+bool db_in_tx(void)
+{
+	return db.in_tx;
+}
+
+enum role db_role(const struct dbv *v)
+{
+	return v->t == DBV_INT && v->i > ROLE_NONE && v->i < ROLE__MAX ? (enum role)v->i
+								       : ROLE_NONE;
+}
 
 static void drop_connection(void)
 {
@@ -146,8 +164,8 @@ err_t db_open(void)
 		      "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
 		      "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO',"
 		      " innodb_lock_wait_timeout = 5");
-	if (!mysql_real_connect(db.conn, cfg.db_host, cfg.db_user, cfg.db_password, cfg.db_name,
-				cfg.db_port, cfg.db_socket, CLIENT_FOUND_ROWS)) {
+	if (!mysql_real_connect(db.conn, settings.host, settings.user, settings.password,
+				settings.name, settings.port, settings.socket, CLIENT_FOUND_ROWS)) {
 		static time_t last_logged;
 		time_t now = time(NULL);
 		if (now != last_logged) { /* at most a line a second while the database is down */
@@ -345,15 +363,29 @@ err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struc
 }
 
 err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit, struct arena *a,
-	      size_t size, db_row_fn conv, void **items, size_t *n)
+	      size_t size, db_row_fn conv, unsigned key_cols, void **items, size_t *n)
 {
 	struct db_rows rows;
-	err_t err = db_query(
-		st,
-		DB_ARGS(DB_STR(owner), DB_STR(owner), DB_STR(after), DB_STR(after), DB_INT(limit)),
-		a, &rows);
-	if (err == ERR_OK)
-		err = db_rows_map(&rows, size, conv, a, items);
+	bool cursor = after[0] != '\0';
+	*n = 0;
+	err_t err = db_query(st,
+			     DB_ARGS(DB_STR(owner), DB_STR(owner), DB_STR(after), DB_STR(after),
+				     DB_INT(limit + cursor)),
+			     a, &rows);
+	if (err != ERR_OK)
+		return err;
+	if (cursor) { /* the first row must be the one the cursor names */
+		bool named = false;
+		for (size_t c = 0; rows.n && c < rows.ncols && !named; c++) {
+			const struct dbv *v = DB_CELL(&rows, 0, c);
+			named = (key_cols & 1u << c) && v->t == DBV_STR && strcmp(v->s, after) == 0;
+		}
+		if (!named)
+			return ERR_NOT_FOUND;
+		rows.cell += rows.ncols; /* the page starts after it */
+		rows.n--;
+	}
+	err = db_rows_map(&rows, size, conv, a, items);
 	*n = err == ERR_OK ? rows.n : 0;
 	return err;
 }
@@ -425,6 +457,7 @@ err_t db_tx(err_t (*fn)(void *arg), void *arg)
 			return err;
 		db.in_tx = true;
 		err = fn(arg);
+		assert(db.in_tx || !db.conn); /* fn never ends the transaction itself */
 		if (err == ERR_OK) {
 			/* a lost COMMIT is ambiguous: report unavailable, never re-run blindly */
 			err = db.conn && mysql_commit(db.conn) == 0 ? ERR_OK

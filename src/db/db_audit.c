@@ -3,12 +3,15 @@
  */
 #include "orgd/db_audit.h"
 
-#include "orgd/db.h"
+#include <assert.h>
+
+#include "dbi.h"
 #include "orgd/id.h"
 
-err_t db_audit_add(const char *org_id, const char *actor, const char *action, const char *target,
-		   const char *detail, int64_t now)
+err_t db_audit_add_in_tx(const char *org_id, const char *actor, const char *action,
+			 const char *target, const char *detail, int64_t now)
 {
+	assert(db_in_tx());
 	char id[ID_LEN_MAX + 1];
 	id_new(id, "aud");
 	return db_exec(STMT_AUDIT_INSERT,
@@ -18,7 +21,7 @@ err_t db_audit_add(const char *org_id, const char *actor, const char *action, co
 		       NULL);
 }
 
-static void audit_row(const struct db_rows *rows, size_t i, void *item)
+void db_audit_row(const struct db_rows *rows, size_t i, void *item)
 {
 	*(struct audit_entry *)item = (struct audit_entry){
 		.id = DB_CELL(rows, i, 0)->s,
@@ -28,14 +31,4 @@ static void audit_row(const struct db_rows *rows, size_t i, void *item)
 		.target = DB_CELL(rows, i, 4)->s,
 		.detail = DB_CELL(rows, i, 5)->s,
 	};
-}
-
-err_t db_audit_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		    struct audit_entry **out, size_t *n)
-{
-	void *items;
-	err_t err = db_page(STMT_AUDIT_PAGE, org_id, after, limit, a, sizeof **out, audit_row,
-			    &items, n);
-	*out = items;
-	return err;
 }

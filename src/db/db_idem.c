@@ -1,47 +1,67 @@
 /*
- * db_idem: the idempotency_keys table (see db_idem.h).
+ * db_idem: the idempotency_keys table (see db_idem.h), claimed and settled
+ * inside a db_* write's transaction.
  */
 #include "orgd/db_idem.h"
 
+#include <assert.h>
 #include <string.h>
 
-#include "orgd/db.h"
+#include "dbi.h"
 
-err_t db_idem_claim(const char *org_id, const char *key, const unsigned char hash[DIGEST_LEN],
-		    int64_t now, struct arena *a, struct idem_answer *ans)
+err_t db_idem_claim_in_tx(const char *org_id, struct db_idem *idem, int64_t now, struct arena *a)
 {
-	const struct dbv claim[] = {DB_STR(org_id), DB_STR(key),
-				    DB_STRN((const char *)hash, DIGEST_LEN), DB_INT(now)};
-	*ans = (struct idem_answer){0};
+	assert(db_in_tx());
+	idem->replayed = idem->pending = false;
+	if (!idem->key)
+		return ERR_OK;
+	const struct dbv claim[] = {DB_STR(org_id), DB_STR(idem->key),
+				    DB_STRN((const char *)idem->hash, DIGEST_LEN), DB_INT(now)};
 	/* blocks while another transaction holds the key, until it commits or rolls back */
 	err_t err = db_exec(STMT_IDEM_INSERT, claim, 4, NULL);
 	if (err != ERR_CONFLICT)
 		return err;
 	struct db_rows rows;
-	err = db_query(STMT_IDEM_GET, DB_ARGS(DB_INT(now - IDEM_TTL), DB_STR(org_id), DB_STR(key)),
-		       a, &rows);
+	err = db_query(STMT_IDEM_GET,
+		       DB_ARGS(DB_INT(now - IDEM_TTL), DB_STR(org_id), DB_STR(idem->key)), a,
+		       &rows);
 	if (err != ERR_OK)
 		return err;
 	if (rows.n == 0)
 		return ERR_RETRY;           /* deleted between the two statements: start over */
 	if (DB_CELL(&rows, 0, 3)->i == 0) { /* expired: the key is free again */
-		err = db_exec(STMT_IDEM_DELETE, DB_ARGS(DB_STR(org_id), DB_STR(key)), NULL);
+		err = db_exec(STMT_IDEM_DELETE, DB_ARGS(DB_STR(org_id), DB_STR(idem->key)), NULL);
 		return err != ERR_OK ? err : db_exec(STMT_IDEM_INSERT, claim, 4, NULL);
 	}
 	const struct dbv *h = DB_CELL(&rows, 0, 0);
-	if (h->len != DIGEST_LEN || memcmp(h->s, hash, DIGEST_LEN) != 0)
+	if (h->len != DIGEST_LEN || memcmp(h->s, idem->hash, DIGEST_LEN) != 0)
 		return ERR_CONFLICT;
-	ans->status = (int)DB_CELL(&rows, 0, 1)->i;
-	ans->body = DB_CELL(&rows, 0, 2)->s;
-	ans->len = DB_CELL(&rows, 0, 2)->len;
-	return ans->status ? ERR_OK : ERR_RETRY;
+	int status = (int)DB_CELL(&rows, 0, 1)->i;
+	if (!status) { /* claimed, and committed without an answer: its request ended early */
+		idem->pending = true;
+		return ERR_OK;
+	}
+	const struct dbv *body = DB_CELL(&rows, 0, 2);
+	buf_clear(idem->out);
+	buf_put(idem->out, body->s, body->len);
+	idem->status = status;
+	idem->replayed = true;
+	return idem->out->oom ? ERR_INTERNAL : ERR_OK;
 }
 
-err_t db_idem_store(const char *org_id, const char *key, int status, const char *body, size_t len)
+err_t db_idem_settle_in_tx(const char *org_id, struct db_idem *idem, err_t outcome)
 {
+	assert(db_in_tx());
+	if (!idem->key || (outcome != ERR_OK && !err_is_client(outcome)))
+		return outcome;
+	idem->status = idem->render(idem->ctx, outcome);
+	if (idem->out->oom)
+		return ERR_INTERNAL;
 	uint64_t n = 0;
-	err_t err = db_exec(
-		STMT_IDEM_STORE,
-		DB_ARGS(DB_INT(status), DB_STRN(body, len), DB_STR(org_id), DB_STR(key)), &n);
+	err_t err = db_exec(STMT_IDEM_STORE,
+			    DB_ARGS(DB_INT(idem->status),
+				    DB_STRN(idem->out->p ? idem->out->p : "", idem->out->len),
+				    DB_STR(org_id), DB_STR(idem->key)),
+			    &n);
 	return err == ERR_OK && n != 1 ? ERR_INTERNAL : err; /* the claim must be ours, here */
 }

@@ -3,24 +3,21 @@
  */
 #include "orgd/db_org.h"
 
+#include <assert.h>
 #include <string.h>
 
-#include "orgd/config.h"
-#include "orgd/db.h"
+#include "orgd/clock.h"
 #include "orgd/db_audit.h"
+#include "orgd/db_usage.h"
 
-static enum role role_of(const struct dbv *v)
-{
-	return v->t == DBV_INT && v->i > ROLE_NONE && v->i < ROLE__MAX ? (enum role)v->i
-								       : ROLE_NONE;
-}
+#include "dbi.h"
 
-static void org_ref_row(const struct db_rows *rows, size_t i, void *item)
+void db_org_ref_row(const struct db_rows *rows, size_t i, void *item)
 {
 	struct org_ref *o = item;
 	o->id = DB_CELL(rows, i, 0)->s;
 	o->name = DB_CELL(rows, i, 1)->s;
-	o->role = role_of(DB_CELL(rows, i, 2));
+	o->role = db_role(DB_CELL(rows, i, 2));
 }
 
 err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a,
@@ -33,7 +30,7 @@ err_t db_org_membership(const char *org_id, const char *user_id, struct arena *a
 		return err;
 	if (rows.n == 0)
 		return ERR_NOT_FOUND;
-	org_ref_row(&rows, 0, out);
+	db_org_ref_row(&rows, 0, out);
 	return ERR_OK;
 }
 
@@ -54,8 +51,8 @@ static err_t org_create_tx(void *arg)
 	if (err == ERR_OK && n != 1)
 		err = ERR_UNAUTHENTICATED; /* the user is gone */
 	if (err == ERR_OK)
-		err = db_audit_add(c->org_id, c->user_id, "org.created", c->org_id, c->name,
-				   c->now);
+		err = db_audit_add_in_tx(c->org_id, c->user_id, "org.created", c->org_id, c->name,
+					 c->now);
 	return err;
 }
 
@@ -73,19 +70,18 @@ err_t db_org_get(const char *org_id, struct arena *a, struct org *out)
 		return err;
 	if (rows.n == 0)
 		return ERR_NOT_FOUND;
+	const struct plan *plan;
+	const struct dbv *plan_id = DB_CELL(&rows, 0, 4);
+	err = db_plan_find(plan_id->s, plan_id->len, &plan);
+	if (err != ERR_OK) /* the foreign key makes a missing plan impossible */
+		return err == ERR_NOT_FOUND ? ERR_INTERNAL : err;
 	*out = (struct org){
 		.id = DB_CELL(&rows, 0, 0)->s,
 		.name = DB_CELL(&rows, 0, 1)->s,
 		.created_at = DB_CELL(&rows, 0, 2)->s,
 		.credit_balance = DB_CELL(&rows, 0, 3)->i,
-		.plan =
-			{
-				.id = DB_CELL(&rows, 0, 4)->s,
-				.name = DB_CELL(&rows, 0, 5)->s,
-				.monthly_run_limit = DB_CELL(&rows, 0, 6)->i,
-				.price_cents = DB_CELL(&rows, 0, 7)->i,
-				.overage_credits_per_run = DB_CELL(&rows, 0, 8)->i,
-			},
+		.plan = *plan,
+		.current_period_end = DB_CELL(&rows, 0, 5)->s,
 	};
 	return ERR_OK;
 }
@@ -100,7 +96,8 @@ static err_t org_rename_tx(void *arg)
 	const struct org_rename *c = arg;
 	err_t err = db_exec(STMT_ORG_RENAME, DB_ARGS(DB_STR(c->name), DB_STR(c->org_id)), NULL);
 	if (err == ERR_OK)
-		err = db_audit_add(c->org_id, c->actor, "org.renamed", c->org_id, c->name, c->now);
+		err = db_audit_add_in_tx(c->org_id, c->actor, "org.renamed", c->org_id, c->name,
+					 c->now);
 	return err;
 }
 
@@ -110,36 +107,16 @@ err_t db_org_rename(const char *org_id, const char *actor, const char *name, int
 	return db_tx(org_rename_tx, &c);
 }
 
-err_t db_orgs_page(const char *user_id, const char *after, int64_t limit, struct arena *a,
-		   struct org_ref **out, size_t *n)
-{
-	void *items;
-	err_t err = db_page(STMT_ORGS_PAGE, user_id, after, limit, a, sizeof **out, org_ref_row,
-			    &items, n);
-	*out = items;
-	return err;
-}
-
-static void member_row(const struct db_rows *rows, size_t i, void *item)
+void db_member_row(const struct db_rows *rows, size_t i, void *item)
 {
 	*(struct member *)item = (struct member){
 		.user_id = DB_CELL(rows, i, 0)->s,
 		.email = DB_CELL(rows, i, 1)->s,
 		.name = DB_CELL(rows, i, 2)->s,
-		.role = role_of(DB_CELL(rows, i, 3)),
+		.role = db_role(DB_CELL(rows, i, 3)),
 		.status = DB_CELL(rows, i, 4)->s,
 		.added_at = DB_CELL(rows, i, 5)->s,
 	};
-}
-
-err_t db_members_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		      struct member **out, size_t *n)
-{
-	void *items;
-	err_t err = db_page(STMT_MEMBERS_PAGE, org_id, after, limit, a, sizeof **out, member_row,
-			    &items, n);
-	*out = items;
-	return err;
 }
 
 err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, struct member *out)
@@ -150,7 +127,7 @@ err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, st
 		return err;
 	if (rows.n == 0)
 		return ERR_NOT_FOUND;
-	member_row(&rows, 0, out);
+	db_member_row(&rows, 0, out);
 	return ERR_OK;
 }
 
@@ -197,8 +174,8 @@ static err_t member_add_tx(void *arg)
 		      NULL);
 	if (err != ERR_OK)
 		return err;
-	err = db_audit_add(c->org_id, c->actor, known ? "member.added" : "member.invited", c->email,
-			   role_name(c->role), c->now);
+	err = db_audit_add_in_tx(c->org_id, c->actor, known ? "member.added" : "member.invited",
+				 c->email, role_name(c->role), c->now);
 	if (err != ERR_OK)
 		return err;
 	if (known)
@@ -244,7 +221,7 @@ static err_t member_change_tx(void *arg)
 	if (target.n == 0)
 		return ERR_NOT_FOUND;
 	bool actor_is_owner = is_owner(&owners, c->actor);
-	enum role old = role_of(DB_CELL(&target, 0, 0));
+	enum role old = db_role(DB_CELL(&target, 0, 0));
 	if (!actor_is_owner && (old == ROLE_OWNER || c->role == ROLE_OWNER))
 		return ERR_FORBIDDEN; /* only an owner touches an owner or makes one */
 	bool loses_owner = old == ROLE_OWNER && (c->remove || c->role != ROLE_OWNER);
@@ -269,7 +246,8 @@ static err_t member_change_tx(void *arg)
 	}
 	if (err != ERR_OK)
 		return err;
-	return db_audit_add(c->org_id, c->actor, action, c->user_id, detail ? detail : "", c->now);
+	return db_audit_add_in_tx(c->org_id, c->actor, action, c->user_id, detail ? detail : "",
+				  c->now);
 }
 
 err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id, enum role role,
@@ -286,8 +264,9 @@ err_t db_member_remove(const char *org_id, const char *actor, const char *user_i
 	return db_tx(member_change_tx, &c);
 }
 
-err_t db_org_lock(const char *org_id, struct arena *a)
+err_t db_org_lock_in_tx(const char *org_id, struct arena *a)
 {
+	assert(db_in_tx());
 	struct db_rows rows;
 	err_t err = db_query(STMT_ORG_LOCK, DB_ARGS(DB_STR(org_id)), a, &rows);
 	return err == ERR_OK && rows.n == 0 ? ERR_NOT_FOUND : err;

@@ -3,12 +3,13 @@
  */
 #include "orgd/db_project.h"
 
-#include "orgd/db.h"
 #include "orgd/db_audit.h"
+
+#include "dbi.h"
 
 #define OPT_STR(s) ((s) ? DB_STR(s) : DB_NULL)
 
-static void project_row(const struct db_rows *rows, size_t i, void *item)
+void db_project_row(const struct db_rows *rows, size_t i, void *item)
 {
 	*(struct project *)item = (struct project){
 		.id = DB_CELL(rows, i, 0)->s,
@@ -18,7 +19,7 @@ static void project_row(const struct db_rows *rows, size_t i, void *item)
 	};
 }
 
-static void env_row(const struct db_rows *rows, size_t i, void *item)
+void db_env_row(const struct db_rows *rows, size_t i, void *item)
 {
 	*(struct environment *)item = (struct environment){
 		.id = DB_CELL(rows, i, 0)->s,
@@ -30,16 +31,6 @@ static void env_row(const struct db_rows *rows, size_t i, void *item)
 	};
 }
 
-err_t db_projects_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		       struct project **out, size_t *n)
-{
-	void *items;
-	err_t err = db_page(STMT_PROJECTS_PAGE, org_id, after, limit, a, sizeof **out, project_row,
-			    &items, n);
-	*out = items;
-	return err;
-}
-
 err_t db_project_get(const char *org_id, const char *id, struct arena *a, struct project *out)
 {
 	struct db_rows rows;
@@ -47,7 +38,7 @@ err_t db_project_get(const char *org_id, const char *id, struct arena *a, struct
 	if (err == ERR_OK && rows.n == 0)
 		err = ERR_NOT_FOUND;
 	if (err == ERR_OK)
-		project_row(&rows, 0, out);
+		db_project_row(&rows, 0, out);
 	return err;
 }
 
@@ -75,16 +66,6 @@ err_t db_project_delete(const char *org_id, const char *id)
 	return err == ERR_OK && n == 0 ? ERR_NOT_FOUND : err;
 }
 
-err_t db_envs_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		   struct environment **out, size_t *n)
-{
-	void *items;
-	err_t err =
-		db_page(STMT_ENVS_PAGE, org_id, after, limit, a, sizeof **out, env_row, &items, n);
-	*out = items;
-	return err;
-}
-
 err_t db_env_get(const char *org_id, const char *id, struct arena *a, struct environment *out)
 {
 	struct db_rows rows;
@@ -92,7 +73,7 @@ err_t db_env_get(const char *org_id, const char *id, struct arena *a, struct env
 	if (err == ERR_OK && rows.n == 0)
 		err = ERR_NOT_FOUND;
 	if (err == ERR_OK)
-		env_row(&rows, 0, out);
+		db_env_row(&rows, 0, out);
 	return err;
 }
 
@@ -134,7 +115,8 @@ static err_t env_change_tx(void *arg)
 		err = ERR_NOT_FOUND;
 	if (err != ERR_OK)
 		return err;
-	return db_audit_add(c->org_id, c->actor, action, e->id, e->name ? e->name : "", c->now);
+	return db_audit_add_in_tx(c->org_id, c->actor, action, e->id, e->name ? e->name : "",
+				  c->now);
 }
 
 static err_t env_change(const char *org_id, const char *actor, const struct environment *e,

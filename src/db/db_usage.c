@@ -9,8 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "orgd/db.h"
 #include "orgd/db_audit.h"
+#include "orgd/db_idem.h"
+
+#include "dbi.h"
 #include "orgd/id.h"
 
 #define PLANS_MAX 32
@@ -87,17 +89,16 @@ static err_t set_plan_tx(void *arg)
 	if (rows.n == 0)
 		return ERR_NOT_FOUND;
 	const char *old = DB_CELL(&rows, 0, 0)->s;
-	bool has_pm = DB_CELL(&rows, 0, 1)->t != DBV_NULL;
-	if (c->plan->price_cents > 0 && !has_pm)
-		return ERR_CONFLICT;
+	if (c->plan->price_cents > 0) /* a paid plan is a purchase (db_pay.h) */
+		return ERR_INTERNAL;
 	if (strcmp(old, c->plan->id) == 0)
 		return ERR_OK;
 	err = db_exec(STMT_ORG_SET_PLAN, DB_ARGS(DB_STR(c->plan->id), DB_STR(c->org_id)), NULL);
 	if (err != ERR_OK)
 		return err;
 	const char *detail = arena_printf(c->a, "%s -> %s", old, c->plan->id);
-	return db_audit_add(c->org_id, c->actor, "plan.changed", c->org_id, detail ? detail : "",
-			    c->now);
+	return db_audit_add_in_tx(c->org_id, c->actor, "plan.changed", c->org_id,
+				  detail ? detail : "", c->now);
 }
 
 err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *plan, int64_t now,
@@ -108,8 +109,8 @@ err_t db_org_set_plan(const char *org_id, const char *actor, const struct plan *
 }
 
 /* ERR_OK if the run's project and environment are both the organization's, else ERR_NOT_FOUND. */
-static err_t run_targets_missing(const char *org_id, const char *project_id,
-				 const char *environment_id, struct arena *a)
+static err_t run_targets_exist(const char *org_id, const char *project_id,
+			       const char *environment_id, struct arena *a)
 {
 	struct db_rows rows;
 	err_t err = db_query(
@@ -122,69 +123,93 @@ static err_t run_targets_missing(const char *org_id, const char *project_id,
 									    : ERR_NOT_FOUND;
 }
 
-err_t db_run_record(const char *org_id, const char *run_id, const char *project_id,
-		    const char *environment_id, const char *period, int64_t now, struct arena *a,
-		    struct run_result *out)
+struct run_record {
+	const char *org_id, *run_id, *project_id, *environment_id, *period;
+	int64_t now;
+	struct arena *a;
+	struct db_idem *idem;
+	struct run_result *out;
+};
+
+/* The run itself, behind the organization's row lock (rows: STMT_RUN_LOCK's). */
+static err_t run_effect(const struct run_record *c, const struct db_rows *rows)
 {
-	struct db_rows rows;
-	err_t err = db_query(STMT_RUN_LOCK, DB_ARGS(DB_STR(period), DB_STR(org_id)), a, &rows);
-	if (err == ERR_OK && rows.n == 0)
-		err = ERR_NOT_FOUND;
 	const struct plan *plan = NULL;
-	if (err == ERR_OK) {
-		const struct dbv *plan_id = DB_CELL(&rows, 0, 1);
-		err = db_plan_find(plan_id->s, plan_id->len, &plan);
-		if (err == ERR_NOT_FOUND) /* the foreign key makes this impossible */
-			err = ERR_INTERNAL;
-	}
-	if (err != ERR_OK)
-		goto out;
-	int64_t balance = DB_CELL(&rows, 0, 0)->i, runs = DB_CELL(&rows, 0, 2)->i;
+	const struct dbv *plan_id = DB_CELL(rows, 0, 1);
+	err_t err = db_plan_find(plan_id->s, plan_id->len, &plan);
+	if (err != ERR_OK) /* the foreign key makes a missing plan impossible */
+		return err == ERR_NOT_FOUND ? ERR_INTERNAL : err;
+	int64_t balance = DB_CELL(rows, 0, 0)->i, runs = DB_CELL(rows, 0, 2)->i;
 	bool overage = runs >= plan->monthly_run_limit;
 	int64_t cost = overage ? plan->overage_credits_per_run : 0;
 	if (cost > balance) {
 		/* a missing project or environment is the better answer: 404 before 402 */
-		err = run_targets_missing(org_id, project_id, environment_id, a);
-		if (err == ERR_OK)
-			err = ERR_INSUFFICIENT_CREDITS;
-		goto out;
+		err = run_targets_exist(c->org_id, c->project_id, c->environment_id, c->a);
+		return err == ERR_OK ? ERR_INSUFFICIENT_CREDITS : err;
 	}
 	uint64_t n = 0;
 	err = db_exec(STMT_RUN_INSERT,
-		      DB_ARGS(DB_STR(run_id), DB_STR(period),
-			      DB_STR(overage ? "overage" : "included"), DB_INT(cost), DB_INT(now),
-			      DB_STR(org_id), DB_STR(project_id), DB_STR(environment_id)),
+		      DB_ARGS(DB_STR(c->run_id), DB_STR(c->period),
+			      DB_STR(overage ? "overage" : "included"), DB_INT(cost),
+			      DB_INT(c->now), DB_STR(c->org_id), DB_STR(c->project_id),
+			      DB_STR(c->environment_id)),
 		      &n);
 	if (err == ERR_OK && n != 1)
-		err = ERR_NOT_FOUND;
+		return ERR_NOT_FOUND;
 	if (err == ERR_OK)
-		err = db_exec(STMT_USAGE_ADD,
-			      DB_ARGS(DB_STR(org_id), DB_STR(period), DB_INT(overage ? 1 : 0)),
-			      NULL);
+		err = db_exec(
+			STMT_USAGE_ADD,
+			DB_ARGS(DB_STR(c->org_id), DB_STR(c->period), DB_INT(overage ? 1 : 0)),
+			NULL);
 	if (err == ERR_OK && cost > 0) {
 		err = db_exec(STMT_BALANCE_TAKE,
-			      DB_ARGS(DB_INT(cost), DB_STR(org_id), DB_INT(cost)), &n);
+			      DB_ARGS(DB_INT(cost), DB_STR(c->org_id), DB_INT(cost)), &n);
 		if (err == ERR_OK && n != 1) /* behind the row lock this is a broken invariant, */
 			err = ERR_INTERNAL;  /* never a client's answer to store and replay */
 		char ledger_id[ID_LEN_MAX + 1];
 		id_new(ledger_id, "led");
 		if (err == ERR_OK)
 			err = db_exec(STMT_LEDGER_INSERT,
-				      DB_ARGS(DB_STR(ledger_id), DB_STR(org_id), DB_INT(now),
+				      DB_ARGS(DB_STR(ledger_id), DB_STR(c->org_id), DB_INT(c->now),
 					      DB_INT(-cost), DB_INT(balance - cost),
-					      DB_STR("run_overage"), DB_STR(run_id)),
+					      DB_STR("run_overage"), DB_STR(c->run_id)),
 				      NULL);
 	}
 	if (err == ERR_OK)
-		*out = (struct run_result){
+		*c->out = (struct run_result){
 			.overage = overage,
 			.credits_charged = cost,
 			.runs = runs + 1,
 			.limit = plan->monthly_run_limit,
 			.credit_balance = balance - cost,
 		};
-out:
 	return err;
+}
+
+static err_t run_record_tx(void *arg)
+{
+	struct run_record *c = arg;
+	struct db_rows rows;
+	err_t err =
+		db_query(STMT_RUN_LOCK, DB_ARGS(DB_STR(c->period), DB_STR(c->org_id)), c->a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	if (err == ERR_OK)
+		err = db_idem_claim_in_tx(c->org_id, c->idem, c->now, c->a);
+	if (err != ERR_OK || c->idem->replayed)
+		return err;
+	if (c->idem->pending) /* claimed and answered in one transaction: never seen */
+		return ERR_INTERNAL;
+	return db_idem_settle_in_tx(c->org_id, c->idem, run_effect(c, &rows));
+}
+
+err_t db_run_record(const char *org_id, const char *run_id, const char *project_id,
+		    const char *environment_id, const char *period, int64_t now, struct arena *a,
+		    struct db_idem *idem, struct run_result *out)
+{
+	struct run_record c = {org_id, run_id, project_id, environment_id, period, now,
+			       a,      idem,   out};
+	return db_tx(run_record_tx, &c);
 }
 
 static void month_row(const struct db_rows *rows, size_t i, void *item)
@@ -208,7 +233,7 @@ err_t db_usage_history(const char *org_id, struct arena *a, struct usage_month *
 	return err;
 }
 
-static void ledger_row(const struct db_rows *rows, size_t i, void *item)
+void db_ledger_row(const struct db_rows *rows, size_t i, void *item)
 {
 	*(struct ledger_entry *)item = (struct ledger_entry){
 		.id = DB_CELL(rows, i, 0)->s,
@@ -218,16 +243,6 @@ static void ledger_row(const struct db_rows *rows, size_t i, void *item)
 		.reason = DB_CELL(rows, i, 4)->s,
 		.ref = DB_CELL(rows, i, 5)->s,
 	};
-}
-
-err_t db_ledger_page(const char *org_id, const char *after, int64_t limit, struct arena *a,
-		     struct ledger_entry **out, size_t *n)
-{
-	void *items;
-	err_t err = db_page(STMT_LEDGER_PAGE, org_id, after, limit, a, sizeof **out, ledger_row,
-			    &items, n);
-	*out = items;
-	return err;
 }
 
 err_t db_dashboard(const char *org_id, const char *period, struct arena *a, struct dashboard *d)
@@ -256,13 +271,9 @@ err_t db_dashboard(const char *org_id, const char *period, struct arena *a, stru
 		.period_runs = DB_CELL(&rows, 0, 7)->i,
 		.pm_brand = DB_CELL(&rows, 0, 8)->s,
 		.pm_last4 = DB_CELL(&rows, 0, 9)->s,
-		.ar_enabled = DB_CELL(&rows, 0, 10)->i != 0,
-		.ar_threshold = DB_CELL(&rows, 0, 11)->i,
-		.ar_recharge = DB_CELL(&rows, 0, 12)->i,
-		.ar_failures = DB_CELL(&rows, 0, 13)->i,
+		.ar = db_auto_recharge(&rows, 0, 10),
 	};
-	d->nenvs = envs.n > 100 ? 100 : envs.n;
-	d->envs_more = envs.n > 100;
+	d->nenvs = envs.n;
 	d->envs = arena_alloc(a, (d->nenvs ? d->nenvs : 1) * sizeof *d->envs);
 	if (!d->envs)
 		return ERR_INTERNAL;

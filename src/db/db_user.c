@@ -3,7 +3,7 @@
  */
 #include "orgd/db_user.h"
 
-#include "orgd/db.h"
+#include "dbi.h"
 
 struct signup {
 	const char *id, *email, *name, *hash;
@@ -64,8 +64,7 @@ err_t db_session_member(const char *sid, const char *user_id, const char *org_id
 		return ERR_UNAUTHENTICATED;
 	const struct dbv *r = DB_CELL(&rows, 0, 0);
 	*out = (struct session_user){
-		.role = r->t == DBV_INT && r->i > ROLE_NONE && r->i < ROLE__MAX ? (enum role)r->i
-										: ROLE_NONE,
+		.role = db_role(r),
 		.email = DB_CELL(&rows, 0, 1)->s,
 		.name = DB_CELL(&rows, 0, 2)->s,
 	};

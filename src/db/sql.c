@@ -1,110 +1,138 @@
 /*
- * sql: every SQL statement of orgd, indexed by enum stmt. Parameters are
- * always '?' placeholders bound by db_exec()/db_query(); nothing is ever
- * formatted into SQL. Times leave the database as RFC 3339 UTC strings.
+ * sql: every SQL statement of orgd, indexed by enum stmt (db_stmts.h).
+ * Parameters are always '?' placeholders bound by db_exec()/db_query();
+ * nothing is ever formatted into SQL. Times leave the database as RFC 3339
+ * UTC strings. Roles are stored as enum role's numbers (role.h): 1 member,
+ * 2 admin, 3 owner.
+ *
+ * A page statement (db_page()) takes (owner, owner, after, after, limit) and
+ * starts at the row its cursor names, inclusive, so that db_page() can tell
+ * a cursor naming no row (nothing comes back) from the last page.
+ *
+ * One statement a row, laid out by hand to be read; clang-format keeps off.
  */
 #include "sql.h"
 
 #define RFC3339(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 
-/* clang-format off: one statement a row, its SQL laid out to be read */
+/* seq of the cursor row of table t (alias c) matching cond, or the start of the list */
+#define FROM_CURSOR(t, cond)                                                                       \
+	"COALESCE((SELECT c.seq FROM " t " c WHERE " cond "), CASE WHEN ? = '' THEN 0 END)"
+#define DOWN_FROM_CURSOR(t, cond)                                                                  \
+	"COALESCE((SELECT c.seq FROM " t " c WHERE " cond "), CASE WHEN ? = '' THEN ~0 END)"
+
+#define PROJECT_COLS "id, name, description, " RFC3339("created_at")
+#define ENV_COLS     "id, name, kind, region, status, " RFC3339("created_at")
+#define PURCHASE_COLS                                                                              \
+	"id, org_id, kind, plan_id, status, failure_code, provider_key, intent_id, " RFC3339(      \
+		"created_at") ", " RFC3339("settled_at") ", credits, amount_cents"
+#define MEMBER_COLS "m.user_id, m.email, u.name, m.role, m.status, " RFC3339("m.added_at")
+
+/* clang-format off */
 const char *const sql_text[STMT__MAX] = {
 	[STMT_PING] = "SELECT 1",
 
-	[STMT_USER_INSERT] = "INSERT INTO users (id, email, name, password_hash, created_at)"
-			     " VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
-	[STMT_INVITES_ACCEPT] = "UPDATE memberships SET user_id = ?, status = 'active'"
-				" WHERE email = ? AND status = 'invited'",
-	[STMT_USER_BY_EMAIL] = "SELECT id, email, name, password_hash FROM users WHERE email = ?",
-	[STMT_SESSION_INSERT] = "INSERT INTO sessions (id, user_id, created_at, expires_at)"
-				" VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+	/* users, sessions, login_failures */
+	[STMT_USER_INSERT] =
+		"INSERT INTO users (id, email, name, password_hash, created_at)"
+		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
+	[STMT_INVITES_ACCEPT] =
+		"UPDATE memberships SET user_id = ?, status = 'active'"
+		" WHERE email = ? AND status = 'invited'",
+	[STMT_USER_BY_EMAIL] =
+		"SELECT id, email, name, password_hash FROM users WHERE email = ?",
+	[STMT_SESSION_INSERT] =
+		"INSERT INTO sessions (id, user_id, created_at, expires_at)"
+		" VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
 	[STMT_SESSION_MEMBER] =
 		"SELECT m.role, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id"
 		" LEFT JOIN memberships m ON m.org_id = ? AND m.user_id = s.user_id"
 		"  AND m.status = 'active'"
 		" WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL",
-	[STMT_SESSION_REVOKE] = "UPDATE sessions SET revoked_at = FROM_UNIXTIME(?)"
-				" WHERE id = ? AND revoked_at IS NULL",
+	[STMT_SESSION_REVOKE] =
+		"UPDATE sessions SET revoked_at = FROM_UNIXTIME(?) WHERE id = ? AND revoked_at IS NULL",
 	[STMT_LOGIN_FAILURES_COUNT] =
 		"SELECT COUNT(*) FROM login_failures WHERE email = ? AND at > FROM_UNIXTIME(?)",
 	[STMT_LOGIN_FAILURE_INSERT] =
 		"INSERT INTO login_failures (email, at) VALUES (?, FROM_UNIXTIME(?))",
-	[STMT_LOGIN_FAILURE_DELETE] = "DELETE FROM login_failures WHERE id = ?",
+	[STMT_LOGIN_FAILURE_DELETE] =
+		"DELETE FROM login_failures WHERE id = ?",
 
+	/* orgs, memberships */
 	[STMT_ORG_MEMBERSHIP] =
 		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
 		" WHERE m.org_id = ? AND m.user_id = ? AND m.status = 'active'",
 	[STMT_ORG_INSERT] =
 		"INSERT INTO orgs (id, name, created_at) VALUES (?, ?, FROM_UNIXTIME(?))",
-	[STMT_ORG_GET] = "SELECT o.id, o.name, " RFC3339(
-		"o.created_at") ", o.credit_balance,"
-				" p.id, p.name, p.monthly_run_limit, p.price_cents, "
-				"p.overage_credits_per_run"
-				" FROM orgs o JOIN plans p ON p.id = o.plan_id WHERE o.id = ?",
-	[STMT_ORG_RENAME] = "UPDATE orgs SET name = ? WHERE id = ?",
-	[STMT_ORG_LOCK] = "SELECT id FROM orgs WHERE id = ? FOR UPDATE",
-	/* a cursor that names nothing yields an empty page: seq > NULL */
+	[STMT_ORG_GET] =
+		"SELECT o.id, o.name, " RFC3339("o.created_at") ", o.credit_balance, o.plan_id,"
+		" " RFC3339("o.current_period_end") " FROM orgs o WHERE o.id = ?",
+	[STMT_ORG_RENAME] =
+		"UPDATE orgs SET name = ? WHERE id = ?",
+	[STMT_ORG_LOCK] =
+		"SELECT id FROM orgs WHERE id = ? FOR UPDATE",
 	[STMT_ORGS_PAGE] =
 		"SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
-		" WHERE m.user_id = ? AND m.status = 'active' AND m.seq > COALESCE("
-		"  (SELECT c.seq FROM memberships c WHERE c.user_id = ? AND c.org_id = ?),"
-		"  CASE WHEN ? = '' THEN 0 END)"
+		" WHERE m.user_id = ? AND m.status = 'active' AND m.seq >= "
+		FROM_CURSOR("memberships", "c.user_id = ? AND c.status = 'active' AND c.org_id = ?")
 		" ORDER BY m.seq LIMIT ?",
 	[STMT_OWNER_INSERT] =
 		"INSERT INTO memberships (org_id, user_id, email, role, status, added_at)"
 		" SELECT ?, id, email, 3, 'active', FROM_UNIXTIME(?) FROM users WHERE id = ?",
-	[STMT_MEMBERS_PAGE] = "SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339(
-		"m.added_at") " FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
-			      " WHERE m.org_id = ? AND m.seq > COALESCE("
-			      "  (SELECT c.seq FROM memberships c WHERE c.org_id = ? AND ? IN "
-			      "(c.user_id, c.email)),"
-			      "  CASE WHEN ? = '' THEN 0 END)"
-			      " ORDER BY m.seq LIMIT ?",
-	[STMT_MEMBER_GET] = "SELECT m.user_id, m.email, u.name, m.role, m.status, " RFC3339(
-		"m.added_at") " FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
-			      " WHERE m.org_id = ? AND m.user_id = ?",
+	[STMT_MEMBERS_PAGE] =
+		"SELECT " MEMBER_COLS " FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
+		" WHERE m.org_id = ? AND m.seq >= "
+		FROM_CURSOR("memberships", "c.org_id = ? AND ? IN (c.user_id, c.email)")
+		" ORDER BY m.seq LIMIT ?",
+	[STMT_MEMBER_GET] =
+		"SELECT " MEMBER_COLS " FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
+		" WHERE m.org_id = ? AND m.user_id = ?",
 	[STMT_MEMBER_INSERT] =
 		"INSERT INTO memberships (org_id, user_id, email, role, status, added_at)"
 		" VALUES (?, ?, ?, ?, ?, FROM_UNIXTIME(?))",
-	[STMT_USER_ID_BY_EMAIL_SHARED] = "SELECT id FROM users WHERE email = ? LOCK IN SHARE MODE",
-	[STMT_OWNERS_LOCK] = "SELECT user_id FROM memberships"
-			     " WHERE org_id = ? AND role = 3 AND status = 'active' FOR UPDATE",
+	[STMT_USER_ID_BY_EMAIL_SHARED] =
+		"SELECT id FROM users WHERE email = ? LOCK IN SHARE MODE",
+	[STMT_OWNERS_LOCK] =
+		"SELECT user_id FROM memberships"
+		" WHERE org_id = ? AND role = 3 AND status = 'active' FOR UPDATE",
 	[STMT_MEMBER_LOCK] =
 		"SELECT role FROM memberships WHERE org_id = ? AND user_id = ? FOR UPDATE",
-	[STMT_MEMBER_SET_ROLE] = "UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?",
-	[STMT_MEMBER_DELETE] = "DELETE FROM memberships WHERE org_id = ? AND user_id = ?",
+	[STMT_MEMBER_SET_ROLE] =
+		"UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?",
+	[STMT_MEMBER_DELETE] =
+		"DELETE FROM memberships WHERE org_id = ? AND user_id = ?",
 
+	/* audit_log, newest first */
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit_log (id, org_id, at, actor_user_id, action, target, detail)"
 		" VALUES (?, ?, FROM_UNIXTIME(?), ?, ?, ?, ?)",
-	[STMT_AUDIT_PAGE] = "SELECT id, " RFC3339(
-		"at") ", actor_user_id, action, target, detail FROM audit_log"
-		      " WHERE org_id = ? AND seq < COALESCE("
-		      "  (SELECT c.seq FROM audit_log c WHERE c.org_id = ? AND c.id = ?),"
-		      "  CASE WHEN ? = '' THEN ~0 END)"
-		      " ORDER BY seq DESC LIMIT ?",
+	[STMT_AUDIT_PAGE] =
+		"SELECT id, " RFC3339("at") ", actor_user_id, action, target, detail FROM audit_log"
+		" WHERE org_id = ? AND seq <= "
+		DOWN_FROM_CURSOR("audit_log", "c.org_id = ? AND c.id = ?")
+		" ORDER BY seq DESC LIMIT ?",
 
-#define PROJECT_COLS "id, name, description, " RFC3339("created_at")
+	/* projects, environments */
 	[STMT_PROJECTS_PAGE] =
-		"SELECT " PROJECT_COLS " FROM projects WHERE org_id = ? AND seq > COALESCE("
-		"  (SELECT c.seq FROM projects c WHERE c.org_id = ? AND c.id = ?),"
-		"  CASE WHEN ? = '' THEN 0 END)"
+		"SELECT " PROJECT_COLS " FROM projects WHERE org_id = ? AND seq >= "
+		FROM_CURSOR("projects", "c.org_id = ? AND c.id = ?")
 		" ORDER BY seq LIMIT ?",
-	[STMT_PROJECT_GET] = "SELECT " PROJECT_COLS " FROM projects WHERE org_id = ? AND id = ?",
-	[STMT_PROJECT_INSERT] = "INSERT INTO projects (id, org_id, name, description, created_at)"
-				" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
-	[STMT_PROJECT_UPDATE] = "UPDATE projects SET name = COALESCE(?, name), description = "
-				"COALESCE(?, description)"
-				" WHERE org_id = ? AND id = ?",
-	[STMT_PROJECT_DELETE] = "DELETE FROM projects WHERE org_id = ? AND id = ?",
-
-#define ENV_COLS "id, name, kind, region, status, " RFC3339("created_at")
+	[STMT_PROJECT_GET] =
+		"SELECT " PROJECT_COLS " FROM projects WHERE org_id = ? AND id = ?",
+	[STMT_PROJECT_INSERT] =
+		"INSERT INTO projects (id, org_id, name, description, created_at)"
+		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
+	[STMT_PROJECT_UPDATE] =
+		"UPDATE projects SET name = COALESCE(?, name), description = COALESCE(?, description)"
+		" WHERE org_id = ? AND id = ?",
+	[STMT_PROJECT_DELETE] =
+		"DELETE FROM projects WHERE org_id = ? AND id = ?",
 	[STMT_ENVS_PAGE] =
-		"SELECT " ENV_COLS " FROM environments WHERE org_id = ? AND seq > COALESCE("
-		"  (SELECT c.seq FROM environments c WHERE c.org_id = ? AND c.id = ?),"
-		"  CASE WHEN ? = '' THEN 0 END)"
+		"SELECT " ENV_COLS " FROM environments WHERE org_id = ? AND seq >= "
+		FROM_CURSOR("environments", "c.org_id = ? AND c.id = ?")
 		" ORDER BY seq LIMIT ?",
-	[STMT_ENV_GET] = "SELECT " ENV_COLS " FROM environments WHERE org_id = ? AND id = ?",
+	[STMT_ENV_GET] =
+		"SELECT " ENV_COLS " FROM environments WHERE org_id = ? AND id = ?",
 	[STMT_ENV_INSERT] =
 		"INSERT INTO environments (id, org_id, name, kind, region, status, created_at)"
 		" VALUES (?, ?, ?, ?, ?, 'active', FROM_UNIXTIME(?))",
@@ -112,73 +140,144 @@ const char *const sql_text[STMT__MAX] = {
 		"UPDATE environments SET name = COALESCE(?, name), kind = COALESCE(?, kind),"
 		" region = COALESCE(?, region), status = COALESCE(?, status)"
 		" WHERE org_id = ? AND id = ?",
-	[STMT_ENV_DELETE] = "DELETE FROM environments WHERE org_id = ? AND id = ?",
+	[STMT_ENV_DELETE] =
+		"DELETE FROM environments WHERE org_id = ? AND id = ?",
 
+	/* plans, usage, runs, ledger */
 	[STMT_PLANS_ALL] =
 		"SELECT id, name, monthly_run_limit, price_cents, overage_credits_per_run"
 		" FROM plans ORDER BY position",
 	[STMT_ORG_PLAN_LOCK] =
 		"SELECT o.plan_id, b.pm_id FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id"
 		" WHERE o.id = ? FOR UPDATE",
-	[STMT_ORG_SET_PLAN] = "UPDATE orgs SET plan_id = ? WHERE id = ?",
+	[STMT_ORG_SET_PLAN] =
+		"UPDATE orgs SET plan_id = ?, current_period_end = NULL WHERE id = ?",
 	/* the organization's row first: every money or usage change of one organization
 	   queues here, so the child rows' foreign-key locks never deadlock */
-	[STMT_RUN_LOCK] = "SELECT o.credit_balance, o.plan_id, COALESCE(u.runs, 0) FROM orgs o"
-			  " LEFT JOIN usage_months u ON u.org_id = o.id AND u.period = ?"
-			  " WHERE o.id = ? FOR UPDATE",
+	[STMT_RUN_LOCK] =
+		"SELECT o.credit_balance, o.plan_id, COALESCE(u.runs, 0) FROM orgs o"
+		" LEFT JOIN usage_months u ON u.org_id = o.id AND u.period = ?"
+		" WHERE o.id = ? FOR UPDATE",
 	[STMT_RUN_INSERT] =
 		"INSERT INTO runs (id, org_id, project_id, environment_id, period, counted_as,"
 		"  credits_charged, created_at)"
 		" SELECT ?, p.org_id, p.id, e.id, ?, ?, ?, FROM_UNIXTIME(?)"
 		" FROM projects p JOIN environments e ON e.org_id = p.org_id"
 		" WHERE p.org_id = ? AND p.id = ? AND e.id = ?",
-	[STMT_RUN_TARGETS] = "SELECT (SELECT COUNT(*) FROM projects WHERE org_id = ? AND id = ?),"
-			     " (SELECT COUNT(*) FROM environments WHERE org_id = ? AND id = ?)",
+	[STMT_RUN_TARGETS] =
+		"SELECT (SELECT COUNT(*) FROM projects WHERE org_id = ? AND id = ?),"
+		" (SELECT COUNT(*) FROM environments WHERE org_id = ? AND id = ?)",
 	[STMT_USAGE_ADD] =
 		"INSERT INTO usage_months (org_id, period, runs, overage_runs) VALUES (?, ?, 1, ?)"
-		" ON DUPLICATE KEY UPDATE runs = runs + 1, overage_runs = overage_runs + "
-		"VALUES(overage_runs)",
-	[STMT_BALANCE_TAKE] = "UPDATE orgs SET credit_balance = credit_balance - ?"
-			      " WHERE id = ? AND credit_balance >= ?",
+		" ON DUPLICATE KEY UPDATE runs = runs + 1,"
+		"  overage_runs = overage_runs + VALUES(overage_runs)",
+	[STMT_BALANCE_TAKE] =
+		"UPDATE orgs SET credit_balance = credit_balance - ?"
+		" WHERE id = ? AND credit_balance >= ?",
 	[STMT_LEDGER_INSERT] =
 		"INSERT INTO ledger (id, org_id, at, delta, balance_after, reason, ref)"
 		" VALUES (?, ?, FROM_UNIXTIME(?), ?, ?, ?, ?)",
 	[STMT_USAGE_HISTORY] =
 		"SELECT period, runs, overage_runs FROM usage_months WHERE org_id = ?"
 		" ORDER BY period DESC LIMIT 13",
-	[STMT_LEDGER_PAGE] = "SELECT id, " RFC3339(
-		"at") ", delta, balance_after, reason, ref FROM ledger"
-		      " WHERE org_id = ? AND seq < COALESCE("
-		      "  (SELECT c.seq FROM ledger c WHERE c.org_id = ? AND c.id = ?),"
-		      "  CASE WHEN ? = '' THEN ~0 END)"
-		      " ORDER BY seq DESC LIMIT ?",
+	[STMT_LEDGER_PAGE] =
+		"SELECT id, " RFC3339("at") ", delta, balance_after, reason, ref FROM ledger"
+		" WHERE org_id = ? AND seq <= "
+		DOWN_FROM_CURSOR("ledger", "c.org_id = ? AND c.id = ?")
+		" ORDER BY seq DESC LIMIT ?",
 	/* the home view in one row: organization, counts, usage, billing */
 	[STMT_DASHBOARD] =
 		"SELECT o.id, o.name, o.plan_id, o.credit_balance,"
-		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = "
-		"'active'),"
+		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'),"
 		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'"
 		"   AND m.role = 3),"
 		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'"
 		"   AND m.role = 2),"
-		" COALESCE((SELECT u.runs FROM usage_months u WHERE u.org_id = o.id AND u.period = "
-		"?), 0),"
+		" COALESCE((SELECT u.runs FROM usage_months u WHERE u.org_id = o.id AND u.period = ?), 0),"
 		" b.pm_brand, b.pm_last4, COALESCE(b.ar_enabled, 0), COALESCE(b.ar_threshold, 0),"
 		" COALESCE(b.ar_recharge, 0), COALESCE(b.ar_failures, 0)"
 		" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ?",
-	[STMT_DASHBOARD_ENVS] = "SELECT id, name, kind, status FROM environments WHERE org_id = ?"
-				" ORDER BY seq LIMIT 101",
+	/* the home view shows the first 100 (the README says so) */
+	[STMT_DASHBOARD_ENVS] =
+		"SELECT id, name, kind, status FROM environments WHERE org_id = ?"
+		" ORDER BY seq LIMIT 100",
 
+	/* idempotency_keys */
 	[STMT_IDEM_INSERT] =
 		"INSERT INTO idempotency_keys (org_id, idem_key, request_hash, status, response,"
 		"  created_at) VALUES (?, ?, ?, 0, '', FROM_UNIXTIME(?))",
-	[STMT_IDEM_GET] = "SELECT request_hash, status, response, created_at > FROM_UNIXTIME(?)"
-			  " FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
-	[STMT_IDEM_DELETE] = "DELETE FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
-	[STMT_IDEM_STORE] = "UPDATE idempotency_keys SET status = ?, response = ? WHERE org_id = ? "
-			    "AND idem_key = ?",
+	[STMT_IDEM_GET] =
+		"SELECT request_hash, status, response, created_at > FROM_UNIXTIME(?)"
+		" FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
+	[STMT_IDEM_DELETE] =
+		"DELETE FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
+	[STMT_IDEM_STORE] =
+		"UPDATE idempotency_keys SET status = ?, response = ? WHERE org_id = ? AND idem_key = ?",
 
-	/* each sweep deletes a bounded batch: a long backlog drains over several minutes */
+	/* billing: the organization's row, and its billing row when there is one */
+	[STMT_BILLING_GET] =
+		"SELECT o.credit_balance, b.customer_id, b.pm_id, b.pm_brand, b.pm_last4,"
+		" COALESCE(b.ar_enabled, 0), COALESCE(b.ar_threshold, 0), COALESCE(b.ar_recharge, 0),"
+		" COALESCE(b.ar_failures, 0), o.plan_id, " RFC3339("o.current_period_end") ","
+		" COALESCE(b.renewal_failures, 0)"
+		" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ?",
+	/* the lock every money change of one organization takes first (as STMT_RUN_LOCK) */
+	[STMT_BILLING_LOCK] =
+		"SELECT o.credit_balance, o.plan_id, b.customer_id, b.pm_id FROM orgs o"
+		" LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ? FOR UPDATE",
+	[STMT_BILLING_ENSURE] =
+		"INSERT IGNORE INTO org_billing (org_id) VALUES (?)",
+	[STMT_CUSTOMER_SET] =
+		"UPDATE org_billing SET customer_id = COALESCE(customer_id, ?) WHERE org_id = ?",
+	[STMT_PM_SET] =
+		"UPDATE org_billing SET pm_id = ?, pm_brand = ?, pm_last4 = ? WHERE org_id = ?",
+	[STMT_PM_DELETE] =
+		"UPDATE org_billing SET pm_id = NULL, pm_brand = NULL, pm_last4 = NULL,"
+		" ar_enabled = 0 WHERE org_id = ?",
+	[STMT_PURCHASE_INSERT] =
+		"INSERT INTO purchases (id, org_id, kind, credits, amount_cents, plan_id, status,"
+		"  provider_key, idem_key, created_at)"
+		" VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, FROM_UNIXTIME(?))",
+	[STMT_PURCHASE_BY_IDEM] =
+		"SELECT " PURCHASE_COLS " FROM purchases WHERE org_id = ? AND idem_key = ?",
+	[STMT_PURCHASE_GET] =
+		"SELECT " PURCHASE_COLS " FROM purchases WHERE id = ?",
+	[STMT_PURCHASE_LOCK] =
+		"SELECT " PURCHASE_COLS " FROM purchases WHERE id = ? FOR UPDATE",
+	[STMT_PURCHASE_SETTLE] =
+		"UPDATE purchases SET status = ?, failure_code = ?, intent_id = COALESCE(?, intent_id),"
+		" settled_at = FROM_UNIXTIME(?) WHERE id = ? AND status = 'pending'",
+	[STMT_PURCHASE_INTENT] =
+		"UPDATE purchases SET intent_id = ? WHERE id = ? AND intent_id IS NULL",
+	[STMT_PLAN_PENDING] =
+		"SELECT " PURCHASE_COLS " FROM purchases"
+		" WHERE org_id = ? AND kind = 'plan' AND plan_id = ? AND status = 'pending'"
+		" ORDER BY seq DESC LIMIT 1",
+	[STMT_PLAN_ATTEMPTS] =
+		"SELECT COUNT(*) FROM purchases WHERE org_id = ? AND kind = 'plan' AND plan_id = ?",
+	[STMT_PURCHASES_PAGE] =
+		"SELECT " PURCHASE_COLS " FROM purchases WHERE org_id = ? AND seq <= "
+		DOWN_FROM_CURSOR("purchases", "c.org_id = ? AND c.id = ?")
+		" ORDER BY seq DESC LIMIT ?",
+	[STMT_BALANCE_ADD] =
+		"UPDATE orgs SET credit_balance = credit_balance + ? WHERE id = ?",
+	[STMT_ORG_PLAN_PERIOD] =
+		"UPDATE orgs SET plan_id = ?, current_period_end = FROM_UNIXTIME(?) WHERE id = ?",
+	/* an auto-recharge's end: a success clears the failures, a third failure turns it off */
+	[STMT_AR_RESULT] =
+		"UPDATE org_billing SET ar_failures = IF(? , 0, ar_failures + 1),"
+		" ar_enabled = IF(?, ar_enabled, IF(ar_failures >= 3, 0, ar_enabled))"
+		" WHERE org_id = ?",
+	[STMT_WEBHOOK_INSERT] =
+		"INSERT INTO webhook_events (id, type, purchase_id, outcome, received_at)"
+		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
+	[STMT_NAMED_LOCK] =
+		"SELECT GET_LOCK(?, ?)",
+	[STMT_NAMED_UNLOCK] =
+		"SELECT RELEASE_LOCK(?)",
+
+	/* housekeeping: each sweep deletes a bounded batch, a long backlog drains over
+	   several minutes */
 	[STMT_SWEEP_IDEM] =
 		"DELETE FROM idempotency_keys WHERE created_at < FROM_UNIXTIME(?) LIMIT 1000",
 	[STMT_SWEEP_SESSIONS] =

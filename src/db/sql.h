@@ -4,7 +4,7 @@
 #ifndef ORGD_SQL_H
 #define ORGD_SQL_H
 
-#include "orgd/db_stmts.h"
+#include "db_stmts.h"
 
 extern const char *const sql_text[STMT__MAX];
 

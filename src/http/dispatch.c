@@ -1,60 +1,68 @@
 /*
  * dispatch: runs one request through the route table: route (404/405),
  * authenticate (401), authorize (403), read the body (413/415), find the {id}
- * target (404), decode (400), handler, encode. The one place that writes
- * error bodies and the access log line.
+ * target (404), authorize on the target (403), decode and validate the query,
+ * the body and the Idempotency-Key (400), handler, encode. The one place that
+ * writes error bodies and the access log line.
  */
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "orgd/http.h"
 #include "orgd/id.h"
 #include "orgd/log.h"
 #include "orgd/route.h"
 #include "orgd/session.h"
 
-static const char *const method_names[M__MAX + 1] = {
-	[M_GET] = "GET",     [M_POST] = "POST",     [M_PUT] = "PUT",
-	[M_PATCH] = "PATCH", [M_DELETE] = "DELETE", [M__MAX] = "OTHER",
-};
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
-static err_t auth_anyone(struct req *r)
+static const struct jfield list_fields[] = {
+	{"limit", JF_INT, 0, 1, 100, offsetof(struct list_q, limit)},
+	{"after", JF_ID, 0, 0, 0, offsetof(struct list_q, after)},
+};
+/* for lists whose rows are named by something other than our ids (plans, members) */
+static const struct jfield list_fields_loose[] = {
+	{"limit", JF_INT, 0, 1, 100, offsetof(struct list_q, limit)},
+	{"after", JF_STRING, JF_ASCII, 1, 254, offsetof(struct list_q, after)},
+};
+const struct body_spec list_query = {list_fields, 2, sizeof(struct list_q)};
+const struct body_spec list_query_loose = {list_fields_loose, 2, sizeof(struct list_q)};
+
+/* Who is calling, for each kind of route. */
+static err_t authenticate(struct req *r, enum auth kind)
 {
-	(void)r;
-	return ERR_OK;
+	switch (kind) {
+	case AUTH_NONE:
+		return ERR_OK;
+	case AUTH_SESSION:
+		return session_authenticate(r->authorization, &r->arena, &r->caller);
+	case AUTH_ORG:
+		return session_authenticate_org(r->authorization, &r->arena, &r->caller,
+						&r->err_msg);
+	case AUTH_CRON:
+		return session_cron(r->authorization);
+	case AUTH__MAX:
+		break;
+	}
+	return ERR_INTERNAL;
 }
 
-/* How each kind of route learns who is calling. */
-static handler_fn const authenticate[AUTH__MAX] = {
-	[AUTH_NONE] = auth_anyone,
-	[AUTH_SESSION] = session_authenticate,
-	[AUTH_ORG] = session_authenticate_org,
-};
-
-/*
- * The raw segment s[0..n) percent-decoded into id, if it decodes to one of
- * our ids (id.h): anything else (a '/', a NUL, a space, another shape) names
- * nothing, and the route answers 404 without asking the database.
- */
-static bool id_decode(const char *s, size_t n, char id[ID_MAX + 1])
-{
-	long len = http_unescape(s, n, id, ID_MAX + 1, false);
-	return len > 0 && id_valid(id, (size_t)len);
-}
-
-/*
- * Does the raw path match pattern? "{id}" matches one non-empty segment,
- * decoded into id; *id_ok says whether it is shaped like an id at all.
- */
-static bool path_match(const char *pattern, const char *path, char id[ID_MAX + 1], bool *id_ok)
+bool route_match(const char *pattern, const char *path, char id[ID_LEN_MAX + 1], bool *id_ok)
 {
 	while (*pattern && *path) {
 		if (strncmp(pattern, "{id}", 4) == 0) {
 			size_t n = strcspn(path, "/");
 			if (n == 0)
 				return false;
-			*id_ok = id_decode(path, n, id);
+			/* an {id} that does not decode to one of our ids names nothing, and
+			   the route answers 404 without asking the database */
+			long len = http_unescape(path, n, id, ID_LEN_MAX + 1, false);
+			*id_ok = len > 0 && id_valid(id, (size_t)len);
 			if (!*id_ok)
 				id[0] = '\0'; /* names nothing, not even the caller (ALLOW_SELF) */
 			pattern += 4;
@@ -81,44 +89,182 @@ static bool is_json(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-void dispatch_error(struct req *r, err_t e)
+/* The route for r, or NULL with ERR_NOT_FOUND / ERR_METHOD (and r->allow). */
+static const struct route *find_route(struct req *r, bool *id_ok, err_t *err)
 {
-	buf_clear(&r->out);
-	jw_init(&r->w, &r->out);
-	r->status = err_status(e);
-	jw_obj(&r->w);
-	jw_key(&r->w, "error");
-	jw_obj(&r->w);
-	jw_kstr(&r->w, "code", err_code(e));
-	jw_kstr(&r->w, "message", r->err_msg ? r->err_msg : err_message(e));
-	if (r->err_field)
-		jw_kstr(&r->w, "field", r->err_field);
-	jw_obj_end(&r->w);
-	jw_obj_end(&r->w);
+	const struct route *rt = NULL;
+	bool known = false;
+	char allow[64] = "";
+	for (size_t i = 0; i < nroutes; i++) {
+		bool ok = true;
+		if (!route_match(routes[i].path, r->path, r->path_id, &ok))
+			continue;
+		if (!known && !rt)
+			*id_ok = ok;
+		known = true;
+		if (routes[i].method == r->method && !rt) {
+			rt = &routes[i];
+			*id_ok = ok;
+		}
+		size_t n = strlen(allow);
+		snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "",
+			 http_method_name(routes[i].method));
+		if (routes[i].method == M_GET) {
+			n = strlen(allow);
+			snprintf(allow + n, sizeof allow - n, ", HEAD");
+		}
+	}
+	if (rt)
+		return rt;
+	*err = known ? ERR_METHOD : ERR_NOT_FOUND;
+	if (known)
+		r->allow = arena_strndup(&r->arena, allow, strlen(allow));
+	return NULL;
+}
+
+/* The field of spec called name (the decoder names the field at fault). */
+static const struct jfield *field_named(const struct body_spec *spec, const char *name)
+{
+	for (size_t i = 0; name && i < spec->nfields; i++)
+		if (strcmp(spec->fields[i].name, name) == 0)
+			return &spec->fields[i];
+	return NULL;
+}
+
+/* What a 400 on field f says. */
+static const char *field_message(struct req *r, const struct jfield *f)
+{
+	if (!f)
+		return "This field is not one orgd takes here.";
+	switch (f->type) {
+	case JF_ENUM: {
+		struct buf b = {0};
+		buf_printf(&b, "%s must be one of:", f->name);
+		for (size_t k = 0; f->enums[k]; k++)
+			buf_printf(&b, "%s \"%s\"", k ? "," : "", f->enums[k]);
+		buf_putc(&b, '.');
+		const char *m = b.oom ? NULL : arena_strndup(&r->arena, b.p, b.len);
+		buf_free(&b);
+		return m ? m : "This field is not one of the allowed values.";
+	}
+	case JF_EMAIL:
+		return "This is not a valid email address.";
+	default:
+		return "This field is missing, of the wrong type or out of range.";
+	}
+}
+
+/* A decimal in min..max: digits only, an optional '-', no sign or space else. */
+static bool parse_int(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
+{
+	if (len == 0 || len > 19)
+		return false;
+	char *end;
+	long long n = strtoll(s, &end, 10);
+	if (end != s + len || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) || n < min || n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
+/* ?limit= and ?after= (and any other parameter of the route's table) into r->q. */
+static err_t decode_query(struct req *r, const struct body_spec *spec)
+{
+	r->q = (struct list_q){.limit = 20};
+	for (size_t i = 0; i < spec->nfields; i++) {
+		const struct jfield *f = &spec->fields[i];
+		const char *v;
+		size_t len;
+		int rc = http_query(r, f->name, &v, &len);
+		err_t err = ERR_OK;
+		if (rc == 0)
+			continue;
+		if (rc < 0)
+			err = ERR_INVALID;
+		else if (f->type == JF_INT)
+			err = parse_int(v, len, f->min, f->max, (int64_t *)((char *)&r->q + f->off))
+				      ? ERR_OK
+				      : ERR_INVALID;
+		else
+			err = json_field_text(f, v, len, &r->q, &r->arena);
+		if (err == ERR_OK && f->type == JF_ID &&
+		    !((struct jstr *)((char *)&r->q + f->off))->len)
+			err = ERR_INVALID; /* not one of our ids: it names no row of any list */
+		if (err == ERR_INVALID) {
+			r->err_field = f->name;
+			r->err_msg =
+				f->type == JF_INT
+					? arena_printf(&r->arena,
+						       "%s must be an integer from %lld to %lld.",
+						       f->name, (long long)f->min,
+						       (long long)f->max)
+					: "after must be the last id of the previous page.";
+		}
+		if (err != ERR_OK)
+			return err;
+	}
+	return ERR_OK;
+}
+
+/* The role the body grants (its rt->grant field), if it decodes to one; else ROLE_NONE. */
+static enum role granted_role(struct req *r, const char *name)
+{
+	struct {
+		int role;
+	} g = {ROLE_NONE};
+	const struct jfield f[] = {
+		{name, JF_ENUM, 0, ROLE_MEMBER, 0, 0, .enums = role_names + ROLE_MEMBER},
+	};
+	uint32_t present;
+	const char *bad;
+	if (json_decode(r->body, r->body_len, f, 1, JSON_ALLOW_UNKNOWN, &g, &present, &r->arena,
+			&bad) != ERR_OK)
+		return ROLE_NONE; /* the full decode below says what is wrong */
+	return (enum role)g.role;
+}
+
+/* The Idempotency-Key header: at most one, 1..255 printable ASCII, present if required. */
+static err_t check_idempotency_key(struct req *r, enum idem idem)
+{
+	const char *k = r->idempotency_key;
+	bool ok = r->idempotency_keys <= 1;
+	if (ok && idem == IDEM_REQUIRED && !k)
+		ok = false;
+	if (ok && k && idem != IDEM_NONE) {
+		size_t n = strlen(k);
+		ok = n >= 1 && n <= 255;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = k[i] >= 0x20 && k[i] <= 0x7e;
+	}
+	if (ok)
+		return ERR_OK;
+	r->err_field = "Idempotency-Key";
+	r->err_msg =
+		r->idempotency_keys > 1
+			? "Send one Idempotency-Key header, not several."
+			: "An Idempotency-Key header of 1 to 255 printable ASCII characters is "
+			  "required.";
+	return ERR_INVALID;
 }
 
 static err_t run(struct req *r)
 {
-	const struct route *rt = NULL;
-	bool path_known = false, id_ok = true;
-	for (size_t i = 0; i < nroutes && !rt; i++) {
-		if (!path_match(routes[i].path, r->path, r->path_id, &id_ok))
-			continue;
-		path_known = true;
-		if (routes[i].method == r->method)
-			rt = &routes[i];
-	}
+	bool id_ok = true;
+	err_t err = ERR_OK;
+	const struct route *rt = find_route(r, &id_ok, &err);
 	if (!rt)
-		return path_known ? ERR_METHOD : ERR_NOT_FOUND;
+		return err;
 	r->route = rt;
 
-	err_t err = authenticate[rt->auth](r);
-	if (err != ERR_OK)
+	if ((err = authenticate(r, rt->auth)) != ERR_OK)
 		return err;
-	if (rt->auth == AUTH_ORG && (err = authz_check(rt->op, &r->caller, r->path_id)) != ERR_OK)
+	struct authz_target t = {r->path_id, ROLE_NONE, ROLE_NONE};
+	if (rt->auth == AUTH_ORG && (err = authz_check(rt->op, &r->caller, &t)) != ERR_OK)
 		return err;
+	if (rt->view != OP_NONE)
+		r->may_view = authz_check(rt->view, &r->caller, NULL) == ERR_OK;
 
-	if (rt->body) {
+	if (rt->body || rt->raw) {
 		size_t cap = rt->body_cap ? rt->body_cap : BODY_CAP;
 		if (r->content_length > (int64_t)cap) /* 413 before 415, without reading */
 			return ERR_TOO_LARGE;
@@ -131,25 +277,35 @@ static err_t run(struct req *r)
 		return ERR_NOT_FOUND;
 	if (rt->find && (err = rt->find(r)) != ERR_OK)
 		return err;
+	/* the matrix again, on the target and the role granted: 403 before 400 */
+	if (rt->auth == AUTH_ORG && (rt->find || rt->grant)) {
+		t.role = r->target_role;
+		t.grant = rt->grant && rt->body ? granted_role(r, rt->grant) : ROLE_NONE;
+		if ((err = authz_check(rt->op, &r->caller, &t)) != ERR_OK)
+			return err;
+	}
+
+	if (rt->query && (err = decode_query(r, rt->query)) != ERR_OK)
+		return err;
 	if (rt->body) {
 		r->in = arena_alloc(&r->arena, rt->body->size);
 		if (!r->in)
 			return ERR_INTERNAL;
 		err = json_decode(r->body, r->body_len, rt->body->fields, rt->body->nfields, 0,
 				  r->in, &r->present, &r->arena, &r->err_field);
-		if (err != ERR_OK) {
-			if (err == ERR_INVALID && !r->err_msg)
-				r->err_msg =
-					r->err_field
-						? "This field is missing, of the wrong type "
-						  "or out of range."
-						: "The body is not a JSON object orgd accepts: "
-						  "valid UTF-8 JSON, "
-						  "no duplicate names or NUL characters, nesting "
-						  "at most 16 deep, integers within 64 bits.";
+		if (err == ERR_INVALID && !r->err_msg)
+			r->err_msg = r->err_field
+					     ? field_message(r, field_named(rt->body, r->err_field))
+					     : "The body is not a JSON object orgd accepts: valid "
+					       "UTF-8 JSON, no duplicate names or NUL characters, "
+					       "nesting at most " STR(
+						       JSON_MAX_DEPTH) " deep, "
+								       "integers within 64 bits.";
+		if (err != ERR_OK)
 			return err;
-		}
 	}
+	if ((err = check_idempotency_key(r, rt->idem)) != ERR_OK)
+		return err;
 	return rt->fn(r);
 }
 
@@ -160,13 +316,17 @@ void dispatch(struct req *r)
 	err_t err = run(r);
 	if (err == ERR_OK && (r->out.oom || r->arena.oom))
 		err = ERR_INTERNAL;
-	if (err != ERR_OK)
-		dispatch_error(r, err);
+	if (err != ERR_OK) {
+		buf_clear(&r->out);
+		jw_init(&r->w, &r->out);
+		r->status = err_status(err);
+		err_write(&r->w, err, r->err_msg, r->err_field);
+	}
 	http_respond(r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	long us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
 	/* the path is the route's pattern: ids, emails or tokens never reach the log */
-	log_info("method=%s route=%s status=%d us=%ld%s%s", method_names[r->method],
+	log_info("method=%s route=%s status=%d us=%ld%s%s", http_method_name(r->method),
 		 r->route ? r->route->path : "-", r->status, us, err ? " error=" : "",
 		 err ? err_code(err) : "");
 }

@@ -90,19 +90,37 @@ int http_init(struct req *r, int listen_fd)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	enum method m;
-} methods[] = {
-	{"GET", M_GET}, {"POST", M_POST}, {"PUT", M_PUT}, {"PATCH", M_PATCH}, {"DELETE", M_DELETE},
+/* The methods orgd serves, by enum method; HEAD is served as GET. */
+static const char *const method_names[M__MAX + 1] = {
+	[M_GET] = "GET",     [M_POST] = "POST",     [M_PUT] = "PUT",
+	[M_PATCH] = "PATCH", [M_DELETE] = "DELETE", [M__MAX] = "OTHER",
 };
 
-static enum method parse_method(const char *s)
+const char *http_method_name(enum method m)
 {
-	for (size_t i = 0; s && i < sizeof methods / sizeof methods[0]; i++)
-		if (strcmp(s, methods[i].name) == 0)
-			return methods[i].m;
+	return (unsigned)m <= M__MAX ? method_names[m] : method_names[M__MAX];
+}
+
+static enum method parse_method(const char *s, bool *head)
+{
+	*head = s && strcmp(s, "HEAD") == 0;
+	if (*head)
+		return M_GET;
+	for (int m = 0; s && m < M__MAX; m++)
+		if (strcmp(s, method_names[m]) == 0)
+			return (enum method)m;
 	return M__MAX;
+}
+
+/* How many parameters named name (e.g. a header sent twice) the request has. */
+static int count_params(FCGX_ParamArray env, const char *name)
+{
+	size_t n = strlen(name);
+	int count = 0;
+	for (; env && *env; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			count++;
+	return count;
 }
 
 /* A decimal CONTENT_LENGTH: digits only, no sign, at most 12 of them; -1 if absent, -2 if bad. */
@@ -144,7 +162,7 @@ int http_accept(struct req *r)
 	 */
 	const char *uri = FCGX_GetParam("REQUEST_URI", env);
 	const char *query = FCGX_GetParam("QUERY_STRING", env);
-	r->method = parse_method(FCGX_GetParam("REQUEST_METHOD", env));
+	r->method = parse_method(FCGX_GetParam("REQUEST_METHOD", env), &r->head);
 	r->path = "";
 	r->query = query ? query : "";
 	if (uri) {
@@ -158,6 +176,8 @@ int http_accept(struct req *r)
 	r->content_type = FCGX_GetParam("CONTENT_TYPE", env);
 	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
 	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", env);
+	r->idempotency_keys = r->idempotency_key ? count_params(env, "HTTP_IDEMPOTENCY_KEY") : 0;
+	r->remote_addr = FCGX_GetParam("REMOTE_ADDR", env);
 	r->signature = FCGX_GetParam("HTTP_STRIPE_SIGNATURE", env);
 	r->content_length = parse_length(FCGX_GetParam("CONTENT_LENGTH", env));
 	r->status = 200;
@@ -194,59 +214,24 @@ err_t http_read_body(struct req *r, size_t cap)
 	return ERR_OK;
 }
 
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 201:
-		return "Created";
-	case 204:
-		return "No Content";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 402:
-		return "Payment Required";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 413:
-		return "Payload Too Large";
-	case 415:
-		return "Unsupported Media Type";
-	case 429:
-		return "Too Many Requests";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Internal Server Error";
-	}
-}
-
 void http_respond(struct req *r)
 {
 	FCGX_Request *fr = r->transport;
-	char head[256];
-	int n;
-	if (r->status == 204 || r->out.len == 0)
-		n = snprintf(head, sizeof head, "Status: %d %s\r\nCache-Control: no-store\r\n\r\n",
-			     r->status, reason(r->status));
-	else
-		n = snprintf(head, sizeof head,
-			     "Status: %d %s\r\nContent-Type: application/json\r\n"
-			     "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n",
-			     r->status, reason(r->status), r->out.len);
-	FCGX_PutStr(head, n, fr->out);
-	if (r->status != 204 && r->out.len)
+	struct buf head = {0};
+	bool body = r->status != 204 && r->out.len;
+	buf_printf(&head, "Status: %d %s\r\n", r->status, status_reason(r->status));
+	if (body)
+		buf_printf(&head, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+			   r->out.len);
+	if (r->status == 405 && r->allow)
+		buf_printf(&head, "Allow: %s\r\n", r->allow);
+	if (r->status == 401)
+		buf_puts(&head, "WWW-Authenticate: Bearer\r\n");
+	buf_puts(&head, "Cache-Control: no-store\r\n\r\n");
+	if (!head.oom)
+		FCGX_PutStr(head.p, (int)head.len, fr->out);
+	buf_free(&head);
+	if (body && !r->head)
 		FCGX_PutStr(r->out.p, (int)r->out.len, fr->out);
 }
 
@@ -296,23 +281,26 @@ long http_unescape(const char *s, size_t n, char *out, size_t cap, bool plus_is_
 	return (long)o;
 }
 
-int http_query(struct req *r, const char *name, const char **value)
+int http_query(struct req *r, const char *name, const char **value, size_t *len)
 {
 	size_t nlen = strlen(name);
+	int found = 0;
 	*value = NULL;
+	*len = 0;
 	for (const char *p = r->query; *p;) {
 		size_t seg = strcspn(p, "&");
 		if (seg > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
 			size_t vlen = seg - nlen - 1;
 			char *out = arena_alloc(&r->arena, vlen + 1);
-			if (!out || http_unescape(p + nlen + 1, vlen, out, vlen + 1, true) < 0)
-				return -1;
+			long n = out ? http_unescape(p + nlen + 1, vlen, out, vlen + 1, true) : -1;
+			if (n < 0 || found++)
+				return -1; /* malformed, or given twice */
 			*value = out;
-			return 1;
+			*len = (size_t)n;
 		}
 		p += seg;
 		if (*p == '&')
 			p++;
 	}
-	return 0;
+	return found;
 }

@@ -172,6 +172,12 @@ EXPECTED = {
     "GET /v1/org/dashboard":                row(401, 403, 200, 200, 200, 200, 200),
     "PUT /v1/org/plan":                     row(401, 403, 403, 200, 200, 403, 200),
     "GET /v1/org/billing/ledger":           row(401, 403, 403, 200, 200, 403, 200),
+    "GET /v1/org/billing":                  row(401, 403, 403, 200, 200, 403, 200),
+    "GET /v1/org/billing/purchases":        row(401, 403, 403, 200, 200, 403, 200),
+    "PUT /v1/org/billing/payment-method":   row(401, 403, 403, 200, 200, 403, 200),
+    # the matrix sends no Idempotency-Key: whoever passes the gate gets the 400 for it
+    "POST /v1/org/billing/credits":         row(401, 403, 403, 400, 400, 403, 400),
+    "DELETE /v1/org/billing/payment-method": row(401, 403, 403, 204, 204, 403, 204),
     "DELETE /v1/org/projects/{project_del}":    row(401, 403, 204, 204, 204, 404, 404),
     "DELETE /v1/org/environments/{env_del}":    row(401, 403, 403, 204, 204, 403, 404),
     "DELETE /v1/org/members/{member_del}":      row(401, 403, 403, 204, 204, 403, 404),
@@ -201,6 +207,10 @@ def matrix_body(key, ids):
         return {"status": "paused"}
     if key == "PUT /v1/org/plan":
         return {"plan": "free"}
+    if key == "PUT /v1/org/billing/payment-method":
+        return {"payment_method": "pm_card_visa"}
+    if key == "POST /v1/org/billing/credits":
+        return {"credits": 500}
     return None
 
 

@@ -1,7 +1,12 @@
 /*
- * error: the table from err_t to HTTP status, API code and default message.
+ * error: the table from err_t to HTTP status, API code and default message;
+ * the error body; the reason phrases of the statuses orgd sends.
  */
 #include "orgd/error.h"
+
+#include <stddef.h>
+
+#include "orgd/json.h"
 
 static const struct {
 	int status;
@@ -32,6 +37,12 @@ int err_status(err_t e)
 	return (unsigned)e < ERR__MAX ? errs[e].status : 500;
 }
 
+bool err_is_client(err_t e)
+{
+	int status = err_status(e);
+	return status >= 400 && status < 500;
+}
+
 const char *err_code(err_t e)
 {
 	return (unsigned)e < ERR__MAX ? errs[e].code : "internal";
@@ -40,4 +51,48 @@ const char *err_code(err_t e)
 const char *err_message(err_t e)
 {
 	return (unsigned)e < ERR__MAX ? errs[e].message : "Internal error.";
+}
+
+void err_write(struct jw *w, err_t e, const char *msg, const char *field)
+{
+	jw_obj(w);
+	jw_key(w, "error");
+	jw_obj(w);
+	jw_kstr(w, "code", err_code(e));
+	jw_kstr(w, "message", msg ? msg : err_message(e));
+	if (field)
+		jw_kstr(w, "field", field);
+	jw_obj_end(w);
+	jw_obj_end(w);
+}
+
+static const struct {
+	int status;
+	const char *reason;
+} reasons[] = {
+	{200, "OK"},
+	{201, "Created"},
+	{202, "Accepted"},
+	{204, "No Content"},
+	{400, "Bad Request"},
+	{401, "Unauthorized"},
+	{402, "Payment Required"},
+	{403, "Forbidden"},
+	{404, "Not Found"},
+	{405, "Method Not Allowed"},
+	{409, "Conflict"},
+	{413, "Payload Too Large"},
+	{415, "Unsupported Media Type"},
+	{429, "Too Many Requests"},
+	{500, "Internal Server Error"},
+	{502, "Bad Gateway"},
+	{503, "Service Unavailable"},
+};
+
+const char *status_reason(int status)
+{
+	for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Internal Server Error";
 }

@@ -5,11 +5,9 @@
 
 #include <string.h>
 
-static const char *const role_names[ROLE__MAX] = {
-	[ROLE_NONE] = "",
-	[ROLE_MEMBER] = "member",
-	[ROLE_ADMIN] = "admin",
-	[ROLE_OWNER] = "owner",
+const char *const role_names[ROLE__MAX + 1] = {
+	[ROLE_NONE] = "",       [ROLE_MEMBER] = "member", [ROLE_ADMIN] = "admin",
+	[ROLE_OWNER] = "owner", [ROLE__MAX] = NULL,
 };
 
 const char *role_name(enum role role)

@@ -16,9 +16,13 @@
 #include "orgd/json.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <string.h>
+
+#include "orgd/id.h"
 
 /* ---- 1. the validator ---------------------------------------------------- */
 
@@ -305,19 +309,125 @@ static int get_str(struct json_object *v, struct arena *a, struct jstr *out)
 	return out->s ? 0 : -1;
 }
 
+/*
+ * The email as stored: surrounding white space trimmed, ASCII lower-cased.
+ * NULL unless it looks like an address: one '@', a local part of 1..64 bytes,
+ * a dotted domain of letters, digits and '-', no white space or controls.
+ */
+char *json_email_normalise(const char *in, size_t len, struct arena *a)
+{
+	const char *s = in, *e = in + len;
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	size_t n = (size_t)(e - s), at = 0, ats = 0;
+	char *out = arena_strndup(a, s, n);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)out[i];
+		out[i] = (char)tolower(c);
+		if (c <= ' ' || c == 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
+		    c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' ||
+		    c == '\\')
+			return NULL;
+		if (c == '@') {
+			ats++;
+			at = i;
+		}
+	}
+	if (ats != 1 || at == 0 || at > 64 || n > 254)
+		return NULL;
+	const char *dom = out + at + 1;
+	size_t dlen = n - at - 1;
+	if (dlen < 3 || !strchr(dom, '.') || dom[0] == '.' || dom[dlen - 1] == '.' ||
+	    strstr(dom, ".."))
+		return NULL;
+	for (size_t i = 0; i < dlen; i++)
+		if (!isalnum((unsigned char)dom[i]) && dom[i] != '.' && dom[i] != '-' &&
+		    !((unsigned char)dom[i] & 0x80))
+			return NULL;
+	return out;
+}
+
+/* Is s[0..len) valid UTF-8 without NUL (and, if ascii, printable ASCII only)? */
+static bool text_ok(const char *s, size_t len, bool ascii)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		if (ascii && (p[i] < 0x20 || p[i] > 0x7e))
+			return false;
+		size_t n = p[i] ? utf8_seq(p + i, len - i) : 0;
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* The string kinds of field f on str (arena memory): checked, then stored at dst. */
+static int set_text(const struct jfield *f, struct jstr str, char *dst, struct arena *a)
+{
+	if ((f->flags & JF_ASCII) && !text_ok(str.s, str.len, true))
+		return -1;
+	switch (f->type) {
+	case JF_STRING: {
+		size_t cps = json_utf8_len(str.s, str.len);
+		if ((int64_t)cps < f->min || (f->max && (int64_t)cps > f->max))
+			return -1;
+		break;
+	}
+	case JF_ENUM:
+		for (int k = 0; f->enums && f->enums[k]; k++) {
+			if (strlen(f->enums[k]) == str.len &&
+			    memcmp(f->enums[k], str.s, str.len) == 0) {
+				int v = k + (int)f->min;
+				memcpy(dst, &v, sizeof v);
+				return 0;
+			}
+		}
+		return -1;
+	case JF_ID:
+		if (!id_valid(str.s, str.len)) /* names nothing: never sent to the database */
+			str = (struct jstr){"", 0};
+		break;
+	case JF_EMAIL: {
+		char *norm = json_email_normalise(str.s, str.len, a);
+		if (!norm)
+			return -1;
+		str = (struct jstr){norm, strlen(norm)};
+		break;
+	}
+	default:
+		return -1;
+	}
+	memcpy(dst, &str, sizeof str);
+	return 0;
+}
+
+err_t json_field_text(const struct jfield *f, const char *s, size_t len, void *out, struct arena *a)
+{
+	if (!text_ok(s, len, false))
+		return ERR_INVALID;
+	struct jstr str = {arena_strndup(a, s, len), len};
+	if (!str.s)
+		return ERR_INTERNAL;
+	return set_text(f, str, (char *)out + f->off, a) ? ERR_INVALID : ERR_OK;
+}
+
 static int set_field(const struct jfield *f, struct json_object *v, void *out, struct arena *a)
 {
 	char *dst = (char *)out + f->off;
 	switch (f->type) {
-	case JF_STRING: {
+	case JF_STRING:
+	case JF_ENUM:
+	case JF_ID:
+	case JF_EMAIL: {
 		struct jstr str;
 		if (get_str(v, a, &str))
 			return -1;
-		size_t cps = json_utf8_len(str.s, str.len);
-		if ((int64_t)cps < f->min || (f->max && (int64_t)cps > f->max))
-			return -1;
-		memcpy(dst, &str, sizeof str);
-		return 0;
+		return set_text(f, str, dst, a);
 	}
 	case JF_INT: {
 		if (json_object_get_type(v) != json_type_int)
@@ -356,6 +466,7 @@ static int set_field(const struct jfield *f, struct json_object *v, void *out, s
 		return 0;
 	}
 	case JF_ANY:
+	case JF_OBJECT: /* decode_object() recurses itself */
 		return 0;
 	case JF__MAX:
 		break;
@@ -363,11 +474,64 @@ static int set_field(const struct jfield *f, struct json_object *v, void *out, s
 	return -1;
 }
 
+/*
+ * Fill out from the object o as fields[0..nfields) say; nested JF_OBJECT
+ * fields recurse with their own tables. Returns 0, or -1 with *bad_field set
+ * (when a field is at fault).
+ */
+static int decode_object(struct json_object *o, const struct jfield *fields, size_t nfields,
+			 unsigned flags, void *out, uint32_t *present, struct arena *a,
+			 const char **bad_field)
+{
+	assert(nfields <= 32);
+	*present = 0;
+	json_object_object_foreach(o, key, val)
+	{
+		size_t klen = strlen(key);
+		size_t f = 0;
+		while (f < nfields &&
+		       !(strlen(fields[f].name) == klen && memcmp(fields[f].name, key, klen) == 0))
+			f++;
+		if (f == nfields) {
+			if (flags & JSON_ALLOW_UNKNOWN)
+				continue;
+			*bad_field = arena_strndup(a, key, klen);
+			return -1;
+		}
+		if (json_object_get_type(val) == json_type_null && fields[f].type != JF_ANY) {
+			if (fields[f].flags & JF_NULLABLE)
+				continue;
+			*bad_field = fields[f].name;
+			return -1;
+		}
+		if (fields[f].type == JF_OBJECT) {
+			uint32_t inner;
+			if (json_object_get_type(val) != json_type_object) {
+				*bad_field = fields[f].name;
+				return -1;
+			}
+			if (decode_object(val, fields[f].sub, fields[f].nsub, flags,
+					  (char *)out + fields[f].off, &inner, a, bad_field))
+				return -1;
+		} else if (set_field(&fields[f], val, out, a)) {
+			*bad_field = fields[f].name;
+			return -1;
+		}
+		*present |= 1u << f;
+	}
+	for (size_t f = 0; f < nfields; f++) {
+		if ((fields[f].flags & JF_REQUIRED) && !(*present & (1u << f))) {
+			*bad_field = fields[f].name;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 err_t json_decode(const char *buf, size_t len, const struct jfield *fields, size_t nfields,
 		  unsigned flags, void *out, uint32_t *present, struct arena *a,
 		  const char **bad_field)
 {
-	assert(nfields <= 32);
 	*present = 0;
 	*bad_field = NULL;
 
@@ -387,42 +551,9 @@ err_t json_decode(const char *buf, size_t len, const struct jfield *fields, size
 	json_tokener_free(tok);
 	err_t err = ERR_INVALID;
 	size_t i = 0;
-	if (!root || json_object_get_type(root) != json_type_object || !same_counts(root, &s, &i))
-		goto out;
-
-	json_object_object_foreach(root, key, val)
-	{
-		size_t klen = strlen(key);
-		size_t f = 0;
-		while (f < nfields &&
-		       !(strlen(fields[f].name) == klen && memcmp(fields[f].name, key, klen) == 0))
-			f++;
-		if (f == nfields) {
-			if (flags & JSON_ALLOW_UNKNOWN)
-				continue;
-			*bad_field = arena_strndup(a, key, klen);
-			goto out;
-		}
-		if (json_object_get_type(val) == json_type_null && fields[f].type != JF_ANY) {
-			if (fields[f].flags & JF_NULLABLE)
-				continue;
-			*bad_field = fields[f].name;
-			goto out;
-		}
-		if (set_field(&fields[f], val, out, a)) {
-			*bad_field = fields[f].name;
-			goto out;
-		}
-		*present |= 1u << f;
-	}
-	for (size_t f = 0; f < nfields; f++) {
-		if ((fields[f].flags & JF_REQUIRED) && !(*present & (1u << f))) {
-			*bad_field = fields[f].name;
-			goto out;
-		}
-	}
-	err = ERR_OK;
-out:
+	if (root && json_object_get_type(root) == json_type_object && same_counts(root, &s, &i) &&
+	    decode_object(root, fields, nfields, flags, out, present, a, bad_field) == 0)
+		err = ERR_OK;
 	json_object_put(root);
 	if (a->oom)
 		return ERR_INTERNAL;

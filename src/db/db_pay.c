@@ -1,0 +1,459 @@
+/*
+ * db_pay: the org_billing, purchases and webhook_events tables (see
+ * db_pay.h). Every transaction here takes the organization's row lock first
+ * (STMT_BILLING_LOCK), as metering does, so one organization's money changes
+ * queue instead of deadlocking.
+ */
+#include "orgd/db_pay.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "orgd/clock.h"
+#include "orgd/db_idem.h"
+#include "orgd/digest.h"
+#include "orgd/id.h"
+#include "orgd/log.h"
+
+#include "dbi.h"
+
+const char *const purchase_kinds[PURCHASE__MAX + 1] = {
+	[PURCHASE_CREDITS] = "credits",
+	[PURCHASE_AUTO_RECHARGE] = "auto_recharge",
+	[PURCHASE_PLAN] = "plan",
+	[PURCHASE__MAX] = NULL,
+};
+
+#define OPT_STR(s) ((s) ? DB_STR(s) : DB_NULL)
+
+err_t db_billing_get(const char *org_id, struct arena *a, struct billing *out)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_BILLING_GET, DB_ARGS(DB_STR(org_id)), a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	if (err != ERR_OK)
+		return err;
+	*out = (struct billing){
+		.credit_balance = DB_CELL(&rows, 0, 0)->i,
+		.customer_id = DB_CELL(&rows, 0, 1)->s,
+		.pm_id = DB_CELL(&rows, 0, 2)->s,
+		.pm_brand = DB_CELL(&rows, 0, 3)->s,
+		.pm_last4 = DB_CELL(&rows, 0, 4)->s,
+		.ar = db_auto_recharge(&rows, 0, 5),
+		.plan_id = DB_CELL(&rows, 0, 9)->s,
+		.current_period_end = DB_CELL(&rows, 0, 10)->s,
+		.renewal_failures = DB_CELL(&rows, 0, 11)->i,
+	};
+	return ERR_OK;
+}
+
+err_t db_customer_set(const char *org_id, const char *customer_id)
+{
+	err_t err = db_exec(STMT_BILLING_ENSURE, DB_ARGS(DB_STR(org_id)), NULL);
+	if (err == ERR_OK)
+		err = db_exec(STMT_CUSTOMER_SET, DB_ARGS(DB_STR(customer_id), DB_STR(org_id)),
+			      NULL);
+	return err;
+}
+
+struct pm_change {
+	const char *org_id, *actor, *pm_id, *brand, *last4;
+	int64_t now;
+	struct arena a;
+};
+
+static err_t pm_change_tx(void *arg)
+{
+	struct pm_change *c = arg;
+	struct db_rows rows;
+	err_t err = db_query(STMT_BILLING_LOCK, DB_ARGS(DB_STR(c->org_id)), &c->a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	if (err == ERR_OK)
+		err = db_exec(STMT_BILLING_ENSURE, DB_ARGS(DB_STR(c->org_id)), NULL);
+	if (err != ERR_OK)
+		return err;
+	if (c->pm_id) {
+		err = db_exec(STMT_PM_SET,
+			      DB_ARGS(DB_STR(c->pm_id), DB_STR(c->brand), DB_STR(c->last4),
+				      DB_STR(c->org_id)),
+			      NULL);
+		const char *detail = arena_printf(&c->a, "%s %s", c->brand, c->last4);
+		if (err == ERR_OK)
+			err = db_audit_add_in_tx(c->org_id, c->actor, "payment_method.updated",
+						 c->org_id, detail ? detail : "", c->now);
+		return err;
+	}
+	bool had = DB_CELL(&rows, 0, 3)->t != DBV_NULL;
+	err = db_exec(STMT_PM_DELETE, DB_ARGS(DB_STR(c->org_id)), NULL);
+	if (err == ERR_OK && had)
+		err = db_audit_add_in_tx(c->org_id, c->actor, "payment_method.removed", c->org_id,
+					 "auto-recharge off", c->now);
+	return err;
+}
+
+err_t db_payment_method_set(const char *org_id, const char *actor, const char *pm_id,
+			    const char *brand, const char *last4, int64_t now)
+{
+	struct pm_change c = {org_id, actor, pm_id, brand, last4, now, {0}};
+	err_t err = db_tx(pm_change_tx, &c);
+	arena_free(&c.a);
+	return err;
+}
+
+err_t db_payment_method_delete(const char *org_id, const char *actor, int64_t now)
+{
+	struct pm_change c = {org_id, actor, NULL, NULL, NULL, now, {0}};
+	err_t err = db_tx(pm_change_tx, &c);
+	arena_free(&c.a);
+	return err;
+}
+
+struct auto_recharge db_auto_recharge(const struct db_rows *rows, size_t i, size_t col)
+{
+	return (struct auto_recharge){
+		.enabled = DB_CELL(rows, i, col)->i != 0,
+		.threshold = DB_CELL(rows, i, col + 1)->i,
+		.recharge = DB_CELL(rows, i, col + 2)->i,
+		.failures = DB_CELL(rows, i, col + 3)->i,
+	};
+}
+
+void db_purchase_row(const struct db_rows *rows, size_t i, void *item)
+{
+	*(struct purchase *)item = (struct purchase){
+		.id = DB_CELL(rows, i, 0)->s,
+		.org_id = DB_CELL(rows, i, 1)->s,
+		.kind = DB_CELL(rows, i, 2)->s,
+		.plan_id = DB_CELL(rows, i, 3)->s,
+		.status = DB_CELL(rows, i, 4)->s,
+		.failure_code = DB_CELL(rows, i, 5)->s,
+		.provider_key = DB_CELL(rows, i, 6)->s,
+		.intent_id = DB_CELL(rows, i, 7)->s,
+		.created_at = DB_CELL(rows, i, 8)->s,
+		.settled_at = DB_CELL(rows, i, 9)->s,
+		.credits = DB_CELL(rows, i, 10)->i,
+		.amount_cents = DB_CELL(rows, i, 11)->i,
+	};
+}
+
+/* The one purchase st finds with args, or ERR_NOT_FOUND. */
+static err_t purchase_query(enum stmt st, const struct dbv *args, size_t n, struct arena *a,
+			    struct purchase *out)
+{
+	struct db_rows rows;
+	err_t err = db_query(st, args, n, a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	if (err == ERR_OK)
+		db_purchase_row(&rows, 0, out);
+	return err;
+}
+
+struct begin {
+	const char *org_id, *actor;
+	const struct purchase_new *p;
+	struct db_idem *idem;
+	int64_t now;
+	struct arena *a;
+	struct purchase_call *out;
+};
+
+/* A new pending purchase of c, its provider key from what it buys and which attempt it is. */
+static err_t purchase_insert(struct begin *c)
+{
+	char id[ID_LEN_MAX + 1];
+	id_new(id, "pur");
+	const char *key;
+	if (c->p->kind == PURCHASE_PLAN) {
+		struct db_rows rows;
+		err_t err =
+			db_query(STMT_PLAN_ATTEMPTS,
+				 DB_ARGS(DB_STR(c->org_id), DB_STR(c->p->plan_id)), c->a, &rows);
+		if (err != ERR_OK)
+			return err;
+		/* a new attempt after a decline: the provider replays a decline for a used key */
+		key = arena_printf(c->a, "plan:%s:%s:%lld", c->org_id, c->p->plan_id,
+				   (long long)DB_CELL(&rows, 0, 0)->i + 1);
+	} else {
+		key = arena_printf(c->a, "purchase:%s", id);
+	}
+	if (!key)
+		return ERR_INTERNAL;
+	err_t err = db_exec(STMT_PURCHASE_INSERT,
+			    DB_ARGS(DB_STR(id), DB_STR(c->org_id),
+				    DB_STR(purchase_kinds[c->p->kind]), DB_INT(c->p->credits),
+				    DB_INT(c->p->amount_cents), OPT_STR(c->p->plan_id), DB_STR(key),
+				    OPT_STR(c->idem->key), DB_INT(c->now)),
+			    NULL);
+	const char *detail = arena_printf(c->a, "%s %lld cents", purchase_kinds[c->p->kind],
+					  (long long)c->p->amount_cents);
+	if (err == ERR_OK)
+		err = db_audit_add_in_tx(c->org_id, c->actor, "purchase.created", id,
+					 detail ? detail : "", c->now);
+	if (err == ERR_OK)
+		err = purchase_query(STMT_PURCHASE_LOCK, DB_ARGS(DB_STR(id)), c->a, &c->out->p);
+	return err;
+}
+
+static err_t begin_tx(void *arg)
+{
+	struct begin *c = arg;
+	struct db_rows rows;
+	err_t err = db_query(STMT_BILLING_LOCK, DB_ARGS(DB_STR(c->org_id)), c->a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	if (err == ERR_OK)
+		err = db_idem_claim_in_tx(c->org_id, c->idem, c->now, c->a);
+	if (err != ERR_OK || c->idem->replayed)
+		return err;
+	c->out->customer_id = DB_CELL(&rows, 0, 2)->s;
+	c->out->pm_id = DB_CELL(&rows, 0, 3)->s;
+	if (c->idem->key && c->idem->pending) { /* its first request died: carry it on */
+		err = purchase_query(STMT_PURCHASE_BY_IDEM,
+				     DB_ARGS(DB_STR(c->org_id), DB_STR(c->idem->key)), c->a,
+				     &c->out->p);
+		if (err != ERR_NOT_FOUND)
+			return err;
+	}
+	if (!c->out->pm_id || !c->out->customer_id)
+		return db_idem_settle_in_tx(c->org_id, c->idem, ERR_CONFLICT);
+	if (c->p->kind == PURCHASE_PLAN) { /* a retry of a pending plan charge reuses its key */
+		err = purchase_query(STMT_PLAN_PENDING,
+				     DB_ARGS(DB_STR(c->org_id), DB_STR(c->p->plan_id)), c->a,
+				     &c->out->p);
+		if (err != ERR_NOT_FOUND)
+			return err;
+	}
+	return purchase_insert(c);
+}
+
+err_t db_purchase_begin(const char *org_id, const char *actor, const struct purchase_new *p,
+			struct db_idem *idem, int64_t now, struct arena *a,
+			struct purchase_call *out)
+{
+	struct begin c = {org_id, actor, p, idem, now, a, out};
+	*out = (struct purchase_call){0};
+	return db_tx(begin_tx, &c);
+}
+
+static char lock_name[64];
+
+err_t db_purchase_lock(const char *org_id, const char *key, int timeout_s)
+{
+	unsigned char h[DIGEST_LEN];
+	const void *parts[] = {org_id, key ? key : ""};
+	size_t lens[] = {strlen(org_id) + 1, key ? strlen(key) : 0};
+	digest_sha256(parts, lens, 2, h);
+	int n = snprintf(lock_name, sizeof lock_name, "orgd:%s:", key ? "idem" : "plan");
+	for (int i = 0; i < 16 && n + 2 < (int)sizeof lock_name; i++)
+		n += snprintf(lock_name + n, sizeof lock_name - (size_t)n, "%02x", h[i]);
+	struct arena a = {0};
+	struct db_rows rows;
+	err_t err =
+		db_query(STMT_NAMED_LOCK, DB_ARGS(DB_STR(lock_name), DB_INT(timeout_s)), &a, &rows);
+	if (err == ERR_OK &&
+	    (rows.n != 1 || DB_CELL(&rows, 0, 0)->t != DBV_INT || DB_CELL(&rows, 0, 0)->i != 1))
+		err = ERR_RETRY; /* not had in time: the other request still runs */
+	arena_free(&a);
+	if (err != ERR_OK)
+		lock_name[0] = '\0';
+	return err;
+}
+
+void db_purchase_unlock(void)
+{
+	if (!lock_name[0])
+		return;
+	struct arena a = {0};
+	struct db_rows rows;
+	db_query(STMT_NAMED_UNLOCK, DB_ARGS(DB_STR(lock_name)), &a, &rows);
+	arena_free(&a);
+	lock_name[0] = '\0';
+}
+
+/* Does what the provider charged match the purchase (webhooks and answers alike)? */
+static bool matches(const struct purchase *p, const struct settlement *s)
+{
+	if (!s->check)
+		return true;
+	return s->amount == p->amount_cents && s->currency && strcmp(s->currency, "usd") == 0 &&
+	       s->org_id && strcmp(s->org_id, p->org_id) == 0;
+}
+
+struct settle {
+	const char *org_id, *purchase_id;
+	const struct settlement *s;
+	struct db_idem *idem;
+	int64_t now;
+	struct arena *a;
+	struct purchase *out;
+	int64_t *balance;
+	bool mismatch, applied;
+};
+
+/* A succeeded purchase's effect: credits with their ledger row, or the plan and its period. */
+static err_t apply_success(struct settle *c, int64_t balance)
+{
+	const struct purchase *p = c->out;
+	err_t err;
+	if (strcmp(p->kind, "plan") == 0) {
+		int64_t end = clock_add_month(c->now);
+		err = db_exec(STMT_ORG_PLAN_PERIOD,
+			      DB_ARGS(DB_STR(p->plan_id), DB_INT(end), DB_STR(c->org_id)), NULL);
+		if (err == ERR_OK)
+			err = db_audit_add_in_tx(c->org_id, NULL, "plan.changed", c->org_id,
+						 p->plan_id, c->now);
+		*c->balance = balance;
+		return err;
+	}
+	err = db_exec(STMT_BALANCE_ADD, DB_ARGS(DB_INT(p->credits), DB_STR(c->org_id)), NULL);
+	char ledger_id[ID_LEN_MAX + 1];
+	id_new(ledger_id, "led");
+	bool auto_recharge = strcmp(p->kind, "auto_recharge") == 0;
+	if (err == ERR_OK)
+		err = db_exec(STMT_LEDGER_INSERT,
+			      DB_ARGS(DB_STR(ledger_id), DB_STR(c->org_id), DB_INT(c->now),
+				      DB_INT(p->credits), DB_INT(balance + p->credits),
+				      DB_STR(auto_recharge ? "auto_recharge" : "purchase"),
+				      DB_STR(p->id)),
+			      NULL);
+	if (err == ERR_OK && auto_recharge)
+		err = db_exec(STMT_AR_RESULT, DB_ARGS(DB_INT(1), DB_INT(1), DB_STR(c->org_id)),
+			      NULL);
+	*c->balance = balance + p->credits;
+	return err;
+}
+
+static err_t settle_tx(void *arg)
+{
+	struct settle *c = arg;
+	struct db_rows rows;
+	err_t err = db_query(STMT_BILLING_LOCK, DB_ARGS(DB_STR(c->org_id)), c->a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	if (err == ERR_OK)
+		err = purchase_query(STMT_PURCHASE_LOCK, DB_ARGS(DB_STR(c->purchase_id)), c->a,
+				     c->out);
+	if (err == ERR_OK && strcmp(c->out->org_id, c->org_id) != 0)
+		err = ERR_NOT_FOUND;
+	if (err != ERR_OK)
+		return err;
+	int64_t balance = DB_CELL(&rows, 0, 0)->i;
+	*c->balance = balance;
+	c->mismatch = c->applied = false;
+	const struct settlement *s = c->s;
+	if (strcmp(c->out->status, "pending") == 0 && s->how != SETTLE_PENDING) {
+		if (!matches(c->out, s)) {
+			c->mismatch = true;
+		} else {
+			bool ok = s->how == SETTLE_SUCCEEDED;
+			const char *code = ok ? NULL : (s->failure_code ? s->failure_code : "");
+			uint64_t n = 0;
+			err = db_exec(STMT_PURCHASE_SETTLE,
+				      DB_ARGS(DB_STR(ok ? "succeeded" : "failed"), OPT_STR(code),
+					      OPT_STR(s->intent_id), DB_INT(c->now),
+					      DB_STR(c->purchase_id)),
+				      &n);
+			if (err == ERR_OK && n != 1)
+				err = ERR_INTERNAL; /* behind the row lock: a broken invariant */
+			c->out->status = ok ? "succeeded" : "failed";
+			c->out->failure_code = code;
+			c->out->settled_at = clock_rfc3339(c->now, c->a);
+			if (err == ERR_OK && ok)
+				err = apply_success(c, balance);
+			if (err == ERR_OK && !ok && strcmp(c->out->kind, "auto_recharge") == 0)
+				err = db_exec(STMT_AR_RESULT,
+					      DB_ARGS(DB_INT(0), DB_INT(0), DB_STR(c->org_id)),
+					      NULL);
+			if (err == ERR_OK)
+				err = db_audit_add_in_tx(c->org_id, NULL,
+							 ok ? "purchase.succeeded"
+							    : "purchase.failed",
+							 c->purchase_id, code ? code : "", c->now);
+			c->applied = err == ERR_OK;
+		}
+	} else if (s->intent_id && !c->out->intent_id) {
+		err = db_exec(STMT_PURCHASE_INTENT,
+			      DB_ARGS(DB_STR(s->intent_id), DB_STR(c->purchase_id)), NULL);
+	}
+	if (err != ERR_OK)
+		return err;
+	if (!c->idem)
+		return ERR_OK;
+	/* the answer: a failed purchase is a 402 */
+	return db_idem_settle_in_tx(c->org_id, c->idem,
+				    strcmp(c->out->status, "failed") == 0 ? ERR_PAYMENT_FAILED
+									  : ERR_OK);
+}
+
+err_t db_purchase_settle(const char *org_id, const char *purchase_id, const struct settlement *s,
+			 struct db_idem *idem, int64_t now, struct arena *a, struct purchase *out,
+			 int64_t *balance)
+{
+	struct settle c = {org_id, purchase_id, s, idem, now, a, out, balance, false, false};
+	err_t err = db_tx(settle_tx, &c);
+	if (err == ERR_OK && c.mismatch)
+		log_warn("msg=\"provider answer does not match its purchase: not applied\"");
+	return err;
+}
+
+struct webhook {
+	const char *event_id, *type, *purchase_id;
+	const struct settlement *s;
+	int64_t now;
+	struct arena *a;
+	enum webhook_outcome *out;
+};
+
+static const char *const webhook_outcomes[] = {
+	[WEBHOOK_APPLIED] = "applied",     [WEBHOOK_SETTLED] = "settled",
+	[WEBHOOK_DUPLICATE] = "duplicate", [WEBHOOK_MISMATCH] = "mismatch",
+	[WEBHOOK_UNKNOWN] = "unknown",     [WEBHOOK_IGNORED] = "ignored",
+};
+
+static err_t webhook_tx(void *arg)
+{
+	struct webhook *c = arg;
+	struct purchase p;
+	err_t err = ERR_NOT_FOUND;
+	*c->out = c->s ? WEBHOOK_UNKNOWN : WEBHOOK_IGNORED;
+	if (c->s && c->purchase_id)
+		err = purchase_query(STMT_PURCHASE_GET, DB_ARGS(DB_STR(c->purchase_id)), c->a, &p);
+	if (err != ERR_OK && err != ERR_NOT_FOUND)
+		return err;
+	if (err == ERR_OK) { /* settle it as an answer would, the organization's lock first */
+		int64_t balance;
+		struct settle st = {p.org_id, p.id, c->s, NULL, c->now, c->a, &p, &balance};
+		err = settle_tx(&st);
+		if (err != ERR_OK)
+			return err;
+		*c->out = st.mismatch  ? WEBHOOK_MISMATCH
+			  : st.applied ? WEBHOOK_APPLIED
+				       : WEBHOOK_SETTLED;
+	}
+	/* the event's id, unique: a concurrent copy waits here, then finds it and rolls back */
+	err = db_exec(STMT_WEBHOOK_INSERT,
+		      DB_ARGS(DB_STR(c->event_id), DB_STR(c->type), OPT_STR(c->purchase_id),
+			      DB_STR(webhook_outcomes[*c->out]), DB_INT(c->now)),
+		      NULL);
+	return err;
+}
+
+err_t db_webhook_apply(const char *event_id, const char *type, const char *purchase_id,
+		       const struct settlement *s, int64_t now, struct arena *a,
+		       enum webhook_outcome *out)
+{
+	struct webhook c = {event_id, type, purchase_id, s, now, a, out};
+	err_t err = db_tx(webhook_tx, &c);
+	if (err == ERR_CONFLICT) { /* seen before: nothing of this copy stays */
+		*out = WEBHOOK_DUPLICATE;
+		return ERR_OK;
+	}
+	if (err == ERR_OK && *out == WEBHOOK_MISMATCH)
+		log_warn("msg=\"webhook event does not match its purchase: not applied\" type=%s",
+			 type);
+	return err;
+}

@@ -10,8 +10,12 @@
 ALTER TABLE orgs
   ADD COLUMN current_period_end DATETIME NULL AFTER plan_id;
 
+-- auto-recharge: ar_dip counts the recharges that succeeded (a new dip below the
+-- threshold starts after each), ar_last_at is the last attempt's start; renewals: the
+-- declines in a row of the current period and when the next try may run
 ALTER TABLE org_billing
   ADD COLUMN ar_dip           BIGINT   NOT NULL DEFAULT 0 AFTER ar_failures,
+  ADD COLUMN ar_last_at       DATETIME NULL AFTER ar_dip,
   ADD COLUMN renewal_failures INT      NOT NULL DEFAULT 0,
   ADD COLUMN renewal_next_at  DATETIME NULL;
 
@@ -28,8 +32,14 @@ CREATE TABLE purchases (
   provider_key VARCHAR(160) CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
   intent_id    VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_nopad_bin NULL,
   idem_key     VARCHAR(255) CHARACTER SET ascii COLLATE ascii_nopad_bin NULL,
+  -- what the charge is sent with: reconciliation repeats exactly the same request
+  customer_id  VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  pm_id        VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_nopad_bin NOT NULL,
+  -- a renewal: the end of the period it renews (the next period ends a month later)
+  period_from  DATETIME     NULL,
   created_at   DATETIME     NOT NULL,
   settled_at   DATETIME     NULL,
+  checked_at   DATETIME     NULL,  -- when reconciliation last asked the provider
   PRIMARY KEY (seq),
   UNIQUE KEY purchases_id (id),
   UNIQUE KEY purchases_provider_key (provider_key),
@@ -50,5 +60,7 @@ CREATE TABLE webhook_events (
   PRIMARY KEY (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- the auto-recharge sweep's candidates: on, and below their threshold
-CREATE INDEX org_billing_ar ON org_billing (ar_enabled, org_id);
+-- the sweeps' candidates: auto-recharge on, least recently attempted first; paid
+-- plans by the end of their period
+CREATE INDEX org_billing_ar ON org_billing (ar_enabled, ar_last_at);
+CREATE INDEX orgs_period_end ON orgs (current_period_end);

@@ -176,6 +176,20 @@ const char *api_failure_code(const char *code);
 /* Seconds to wait for another request of the same key: the provider's timeouts and some. */
 int api_lock_timeout(void);
 
+/* cron.c: the sweeps and the auto-recharge settings */
+struct sweep_in {
+	int64_t limit, since;
+};
+struct auto_recharge_in {
+	bool enabled;
+	int64_t threshold_credits, recharge_credits;
+};
+extern const struct jfield sweep_fields[2], auto_recharge_fields[3];
+err_t api_auto_recharge_set(struct req *r);
+err_t api_sweep_auto_recharge(struct req *r);
+err_t api_sweep_renewals(struct req *r);
+err_t api_sweep_reconcile(struct req *r);
+
 /* webhooks.c */
 err_t api_webhook(struct req *r);
 

@@ -39,6 +39,14 @@ struct billing {
 
 err_t db_billing_get(const char *org_id, struct arena *a, struct billing *out);
 
+/*
+ * Set the auto-recharge settings of org_id (audited as done by actor);
+ * enabling clears the failures. ERR_CONFLICT: enabling without a saved
+ * payment method.
+ */
+err_t db_auto_recharge_set(const char *org_id, const char *actor, const struct auto_recharge *ar,
+			   int64_t now, struct arena *a, struct auto_recharge *out);
+
 /* Remember the provider's customer of org_id (the first one stays). */
 err_t db_customer_set(const char *org_id, const char *customer_id);
 /* Save the payment method (audited as done by actor). */
@@ -54,6 +62,8 @@ struct purchase {
 	const char *id, *org_id, *kind, *plan_id, *status, *failure_code, *provider_key;
 	const char *intent_id, *created_at, *settled_at;
 	int64_t credits, amount_cents;
+	const char *customer_id, *pm_id; /* what its charge is sent with, every time */
+	int64_t period_from;             /* a renewal: the period end it renews; else 0 */
 };
 
 /* What a new purchase is. */
@@ -63,10 +73,9 @@ struct purchase_new {
 	const char *plan_id; /* PURCHASE_PLAN: the plan bought */
 };
 
-/* What the provider call for a pending purchase needs. */
+/* A pending purchase to charge: p.customer_id and p.pm_id say with what. */
 struct purchase_call {
 	struct purchase p;
-	const char *customer_id, *pm_id;
 };
 
 /*

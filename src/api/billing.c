@@ -186,8 +186,8 @@ void api_charge(const struct purchase_call *pc, struct pay_result *res, struct s
 	snprintf(key, sizeof key, "%s", pc->p.provider_key);
 	struct pay_charge c = {
 		.amount_cents = pc->p.amount_cents,
-		.customer = pc->customer_id,
-		.payment_method = pc->pm_id,
+		.customer = pc->p.customer_id,
+		.payment_method = pc->p.pm_id,
 		.org_id = pc->p.org_id,
 		.purchase_id = pc->p.id,
 		.idem_key = key,

@@ -49,6 +49,52 @@ err_t db_billing_get(const char *org_id, struct arena *a, struct billing *out)
 	return ERR_OK;
 }
 
+struct ar_set {
+	const char *org_id, *actor;
+	const struct auto_recharge *ar;
+	int64_t now;
+	struct arena *a;
+	struct auto_recharge *out;
+};
+
+static err_t ar_set_tx(void *arg)
+{
+	struct ar_set *c = arg;
+	struct db_rows rows;
+	err_t err = db_query(STMT_BILLING_LOCK, DB_ARGS(DB_STR(c->org_id)), c->a, &rows);
+	if (err == ERR_OK && rows.n == 0)
+		err = ERR_NOT_FOUND;
+	if (err == ERR_OK && c->ar->enabled && DB_CELL(&rows, 0, 3)->t == DBV_NULL)
+		err = ERR_CONFLICT; /* enabling needs a saved payment method */
+	if (err == ERR_OK)
+		err = db_exec(STMT_BILLING_ENSURE, DB_ARGS(DB_STR(c->org_id)), NULL);
+	if (err == ERR_OK)
+		err = db_exec(STMT_AR_SET,
+			      DB_ARGS(DB_INT(c->ar->enabled), DB_INT(c->ar->threshold),
+				      DB_INT(c->ar->recharge), DB_INT(c->ar->enabled),
+				      DB_STR(c->org_id)),
+			      NULL);
+	const char *detail =
+		arena_printf(c->a, "%s threshold %lld recharge %lld", c->ar->enabled ? "on" : "off",
+			     (long long)c->ar->threshold, (long long)c->ar->recharge);
+	if (err == ERR_OK)
+		err = db_audit_add_in_tx(c->org_id, c->actor, "auto_recharge.updated", c->org_id,
+					 detail ? detail : "", c->now);
+	struct billing b;
+	if (err == ERR_OK)
+		err = db_billing_get(c->org_id, c->a, &b);
+	if (err == ERR_OK)
+		*c->out = b.ar;
+	return err;
+}
+
+err_t db_auto_recharge_set(const char *org_id, const char *actor, const struct auto_recharge *ar,
+			   int64_t now, struct arena *a, struct auto_recharge *out)
+{
+	struct ar_set c = {org_id, actor, ar, now, a, out};
+	return db_tx(ar_set_tx, &c);
+}
+
 err_t db_customer_set(const char *org_id, const char *customer_id)
 {
 	err_t err = db_exec(STMT_BILLING_ENSURE, DB_ARGS(DB_STR(org_id)), NULL);
@@ -136,6 +182,9 @@ void db_purchase_row(const struct db_rows *rows, size_t i, void *item)
 		.settled_at = DB_CELL(rows, i, 9)->s,
 		.credits = DB_CELL(rows, i, 10)->i,
 		.amount_cents = DB_CELL(rows, i, 11)->i,
+		.customer_id = DB_CELL(rows, i, 12)->s,
+		.pm_id = DB_CELL(rows, i, 13)->s,
+		.period_from = DB_CELL(rows, i, 14)->i,
 	};
 }
 
@@ -162,7 +211,7 @@ struct begin {
 };
 
 /* A new pending purchase of c, its provider key from what it buys and which attempt it is. */
-static err_t purchase_insert(struct begin *c)
+static err_t purchase_insert(struct begin *c, const char *customer, const char *pm)
 {
 	char id[ID_LEN_MAX + 1];
 	id_new(id, "pur");
@@ -209,8 +258,7 @@ static err_t begin_tx(void *arg)
 		err = db_idem_claim_in_tx(c->org_id, c->idem, c->now, c->a);
 	if (err != ERR_OK || c->idem->replayed)
 		return err;
-	c->out->customer_id = DB_CELL(&rows, 0, 2)->s;
-	c->out->pm_id = DB_CELL(&rows, 0, 3)->s;
+	const char *customer = DB_CELL(&rows, 0, 2)->s, *pm = DB_CELL(&rows, 0, 3)->s;
 	if (c->idem->key && c->idem->pending) { /* its first request died: carry it on */
 		err = purchase_query(STMT_PURCHASE_BY_IDEM,
 				     DB_ARGS(DB_STR(c->org_id), DB_STR(c->idem->key)), c->a,
@@ -218,7 +266,7 @@ static err_t begin_tx(void *arg)
 		if (err != ERR_NOT_FOUND)
 			return err;
 	}
-	if (!c->out->pm_id || !c->out->customer_id)
+	if (!pm || !customer)
 		return db_idem_settle_in_tx(c->org_id, c->idem, ERR_CONFLICT);
 	if (c->p->kind == PURCHASE_PLAN) { /* a retry of a pending plan charge reuses its key */
 		err = purchase_query(STMT_PLAN_PENDING,
@@ -227,7 +275,20 @@ static err_t begin_tx(void *arg)
 		if (err != ERR_NOT_FOUND)
 			return err;
 	}
-	return purchase_insert(c);
+	return purchase_insert(c, customer, pm);
+}
+
+err_t db_purchase_insert_in_tx(const char *id, const char *org_id, const struct purchase_new *p,
+			       const char *key, const char *idem_key, const char *customer,
+			       const char *pm, int64_t period_from, int64_t now)
+{
+	assert(db_in_tx());
+	return db_exec(STMT_PURCHASE_INSERT,
+		       DB_ARGS(DB_STR(id), DB_STR(org_id), DB_STR(purchase_kinds[p->kind]),
+			       DB_INT(p->credits), DB_INT(p->amount_cents), OPT_STR(p->plan_id),
+			       DB_STR(key), OPT_STR(idem_key), DB_STR(customer), DB_STR(pm),
+			       period_from ? DB_INT(period_from) : DB_NULL, DB_INT(now)),
+		       NULL);
 }
 
 err_t db_purchase_begin(const char *org_id, const char *actor, const struct purchase_new *p,
@@ -295,17 +356,23 @@ struct settle {
 };
 
 /* A succeeded purchase's effect: credits with their ledger row, or the plan and its period. */
-static err_t apply_success(struct settle *c, int64_t balance)
+static err_t apply_success(struct settle *c, const struct db_rows *lock)
 {
 	const struct purchase *p = c->out;
+	int64_t balance = DB_CELL(lock, 0, 0)->i;
 	err_t err;
 	if (strcmp(p->kind, "plan") == 0) {
-		int64_t end = clock_add_month(c->now);
+		/* an upgrade's period starts now; a renewal's where the last one ended */
+		int64_t end = clock_add_month(p->period_from ? p->period_from : c->now);
 		err = db_exec(STMT_ORG_PLAN_PERIOD,
 			      DB_ARGS(DB_STR(p->plan_id), DB_INT(end), DB_STR(c->org_id)), NULL);
+		if (err == ERR_OK && p->period_from)
+			err = db_exec(STMT_RENEWAL_RESULT,
+				      DB_ARGS(DB_INT(0), DB_NULL, DB_STR(c->org_id)), NULL);
 		if (err == ERR_OK)
-			err = db_audit_add_in_tx(c->org_id, NULL, "plan.changed", c->org_id,
-						 p->plan_id, c->now);
+			err = db_audit_add_in_tx(c->org_id, NULL,
+						 p->period_from ? "plan.renewed" : "plan.changed",
+						 c->org_id, p->plan_id, c->now);
 		*c->balance = balance;
 		return err;
 	}
@@ -320,10 +387,52 @@ static err_t apply_success(struct settle *c, int64_t balance)
 				      DB_STR(auto_recharge ? "auto_recharge" : "purchase"),
 				      DB_STR(p->id)),
 			      NULL);
-	if (err == ERR_OK && auto_recharge)
-		err = db_exec(STMT_AR_RESULT, DB_ARGS(DB_INT(1), DB_INT(1), DB_STR(c->org_id)),
-			      NULL);
+	if (err == ERR_OK && auto_recharge) /* the failures clear, the next dip is a new one */
+		err = db_exec(STMT_AR_RESULT,
+			      DB_ARGS(DB_INT(0), DB_INT(1), DB_INT(1), DB_STR(c->org_id)), NULL);
 	*c->balance = balance + p->credits;
+	return err;
+}
+
+#define FAILURES_MAX 3 /* declines in a row that end an auto-recharge or a paid plan */
+
+/* A failed purchase's effect on the sweeps: the failures in a row, and the third's end. */
+static err_t apply_failure(struct settle *c, const struct db_rows *lock)
+{
+	const struct purchase *p = c->out;
+	err_t err = ERR_OK;
+	if (strcmp(p->kind, "auto_recharge") == 0) {
+		int64_t failures = DB_CELL(lock, 0, 4)->i + 1;
+		bool stays = failures < FAILURES_MAX;
+		err = db_exec(STMT_AR_RESULT,
+			      DB_ARGS(DB_INT(failures), DB_INT(stays), DB_INT(0), DB_STR(c->org_id)),
+			      NULL);
+		if (err == ERR_OK && !stays)
+			err = db_audit_add_in_tx(c->org_id, NULL, "auto_recharge.disabled", c->org_id,
+						 "three failed recharges in a row", c->now);
+	} else if (strcmp(p->kind, "plan") == 0 && p->period_from) {
+		err = db_renewal_failed_in_tx(c->org_id, DB_CELL(lock, 0, 5)->i, c->now);
+	}
+	return err;
+}
+
+err_t db_renewal_failed_in_tx(const char *org_id, int64_t failures_before, int64_t now)
+{
+	assert(db_in_tx());
+	int64_t failures = failures_before + 1;
+	bool stays = failures < FAILURES_MAX;
+	/* a decline is tried again by a later sweep, at most once a day */
+	err_t err = db_exec(STMT_BILLING_ENSURE, DB_ARGS(DB_STR(org_id)), NULL);
+	if (err == ERR_OK)
+		err = db_exec(STMT_RENEWAL_RESULT,
+			      DB_ARGS(DB_INT(stays ? failures : 0), stays ? DB_INT(now + 86400) : DB_NULL,
+				      DB_STR(org_id)),
+			      NULL);
+	if (err == ERR_OK && !stays)
+		err = db_exec(STMT_ORG_SET_PLAN, DB_ARGS(DB_STR("free"), DB_STR(org_id)), NULL);
+	if (err == ERR_OK && !stays)
+		err = db_audit_add_in_tx(org_id, NULL, "plan.downgraded", org_id,
+					 "three declined renewals: free", now);
 	return err;
 }
 
@@ -341,8 +450,7 @@ static err_t settle_tx(void *arg)
 		err = ERR_NOT_FOUND;
 	if (err != ERR_OK)
 		return err;
-	int64_t balance = DB_CELL(&rows, 0, 0)->i;
-	*c->balance = balance;
+	*c->balance = DB_CELL(&rows, 0, 0)->i;
 	c->mismatch = c->applied = false;
 	const struct settlement *s = c->s;
 	if (strcmp(c->out->status, "pending") == 0 && s->how != SETTLE_PENDING) {
@@ -362,12 +470,8 @@ static err_t settle_tx(void *arg)
 			c->out->status = ok ? "succeeded" : "failed";
 			c->out->failure_code = code;
 			c->out->settled_at = clock_rfc3339(c->now, c->a);
-			if (err == ERR_OK && ok)
-				err = apply_success(c, balance);
-			if (err == ERR_OK && !ok && strcmp(c->out->kind, "auto_recharge") == 0)
-				err = db_exec(STMT_AR_RESULT,
-					      DB_ARGS(DB_INT(0), DB_INT(0), DB_STR(c->org_id)),
-					      NULL);
+			if (err == ERR_OK)
+				err = ok ? apply_success(c, &rows) : apply_failure(c, &rows);
 			if (err == ERR_OK)
 				err = db_audit_add_in_tx(c->org_id, NULL,
 							 ok ? "purchase.succeeded"

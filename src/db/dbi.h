@@ -103,6 +103,17 @@ struct auto_recharge db_auto_recharge(const struct db_rows *rows, size_t i, size
 err_t db_audit_add_in_tx(const char *org_id, const char *actor, const char *action,
 			 const char *target, const char *detail, int64_t now);
 
+struct purchase_new;
+/* Insert pending purchase id (its provider key, customer and payment method, the period a
+ * renewal renews or 0) inside a transaction. */
+err_t db_purchase_insert_in_tx(const char *id, const char *org_id, const struct purchase_new *p,
+			       const char *key, const char *idem_key, const char *customer,
+			       const char *pm, int64_t period_from, int64_t now);
+
+/* A renewal of org_id declined (or impossible): the failures in a row, the next try a day
+ * later, and at the third the plan free (audited). */
+err_t db_renewal_failed_in_tx(const char *org_id, int64_t failures_before, int64_t now);
+
 /* Lock org_id's row: every change to one organization's money or usage takes it first. */
 err_t db_org_lock_in_tx(const char *org_id, struct arena *a);
 

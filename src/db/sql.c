@@ -23,9 +23,12 @@
 
 #define PROJECT_COLS "id, name, description, " RFC3339("created_at")
 #define ENV_COLS     "id, name, kind, region, status, " RFC3339("created_at")
-#define PURCHASE_COLS                                                                              \
-	"id, org_id, kind, plan_id, status, failure_code, provider_key, intent_id, " RFC3339(      \
-		"created_at") ", " RFC3339("settled_at") ", credits, amount_cents"
+/* clang-format off */
+#define PURCHASE_COLS \
+	"id, org_id, kind, plan_id, status, failure_code, provider_key, intent_id, " \
+	RFC3339("created_at") ", " RFC3339("settled_at") ", credits, amount_cents," \
+	" customer_id, pm_id, COALESCE(UNIX_TIMESTAMP(period_from), 0)"
+/* clang-format on */
 #define MEMBER_COLS "m.user_id, m.email, u.name, m.role, m.status, " RFC3339("m.added_at")
 
 /* clang-format off */
@@ -223,7 +226,8 @@ const char *const sql_text[STMT__MAX] = {
 		" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ?",
 	/* the lock every money change of one organization takes first (as STMT_RUN_LOCK) */
 	[STMT_BILLING_LOCK] =
-		"SELECT o.credit_balance, o.plan_id, b.customer_id, b.pm_id FROM orgs o"
+		"SELECT o.credit_balance, o.plan_id, b.customer_id, b.pm_id,"
+		" COALESCE(b.ar_failures, 0), COALESCE(b.renewal_failures, 0) FROM orgs o"
 		" LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ? FOR UPDATE",
 	[STMT_BILLING_ENSURE] =
 		"INSERT IGNORE INTO org_billing (org_id) VALUES (?)",
@@ -236,8 +240,8 @@ const char *const sql_text[STMT__MAX] = {
 		" ar_enabled = 0 WHERE org_id = ?",
 	[STMT_PURCHASE_INSERT] =
 		"INSERT INTO purchases (id, org_id, kind, credits, amount_cents, plan_id, status,"
-		"  provider_key, idem_key, created_at)"
-		" VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, FROM_UNIXTIME(?))",
+		"  provider_key, idem_key, customer_id, pm_id, period_from, created_at)"
+		" VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
 	[STMT_PURCHASE_BY_IDEM] =
 		"SELECT " PURCHASE_COLS " FROM purchases WHERE org_id = ? AND idem_key = ?",
 	[STMT_PURCHASE_GET] =
@@ -263,11 +267,55 @@ const char *const sql_text[STMT__MAX] = {
 		"UPDATE orgs SET credit_balance = credit_balance + ? WHERE id = ?",
 	[STMT_ORG_PLAN_PERIOD] =
 		"UPDATE orgs SET plan_id = ?, current_period_end = FROM_UNIXTIME(?) WHERE id = ?",
-	/* an auto-recharge's end: a success clears the failures, a third failure turns it off */
+	/* an auto-recharge's end: (failures, enabled, dips to add); a success starts a new dip */
 	[STMT_AR_RESULT] =
-		"UPDATE org_billing SET ar_failures = IF(? , 0, ar_failures + 1),"
-		" ar_enabled = IF(?, ar_enabled, IF(ar_failures >= 3, 0, ar_enabled))"
+		"UPDATE org_billing SET ar_failures = ?, ar_enabled = ar_enabled AND ?,"
+		" ar_dip = ar_dip + ? WHERE org_id = ?",
+	/* a renewal's end: (failures, next try) */
+	[STMT_RENEWAL_RESULT] =
+		"UPDATE org_billing SET renewal_failures = ?, renewal_next_at = FROM_UNIXTIME(?)"
 		" WHERE org_id = ?",
+	[STMT_AR_SET] =
+		"UPDATE org_billing SET ar_enabled = ?, ar_threshold = ?, ar_recharge = ?,"
+		" ar_failures = IF(?, 0, ar_failures) WHERE org_id = ?",
+
+	/* the sweeps: each claims its batch with SKIP LOCKED, so concurrent sweeps split the work */
+#define AR_ELIGIBLE \
+	" FROM org_billing b JOIN orgs o ON o.id = b.org_id" \
+	" WHERE b.ar_enabled = 1 AND b.pm_id IS NOT NULL AND b.customer_id IS NOT NULL" \
+	"  AND o.credit_balance < b.ar_threshold" \
+	"  AND (b.ar_last_at IS NULL OR b.ar_last_at < FROM_UNIXTIME(?))" \
+	"  AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.org_id = b.org_id" \
+	"   AND p.kind = 'auto_recharge' AND p.status = 'pending')"
+	[STMT_AR_CANDIDATES] =
+		"SELECT b.org_id, b.ar_recharge, b.ar_dip, b.ar_failures, b.customer_id, b.pm_id"
+		AR_ELIGIBLE " ORDER BY b.ar_last_at LIMIT ? FOR UPDATE SKIP LOCKED",
+	[STMT_AR_REMAINING] =
+		"SELECT COUNT(*)" AR_ELIGIBLE,
+	[STMT_AR_ATTEMPT] =
+		"UPDATE org_billing SET ar_last_at = FROM_UNIXTIME(?) WHERE org_id = ?",
+#define RENEWAL_DUE \
+	" FROM orgs o JOIN plans pl ON pl.id = o.plan_id LEFT JOIN org_billing b ON b.org_id = o.id" \
+	" WHERE o.current_period_end <= FROM_UNIXTIME(?) AND pl.price_cents > 0" \
+	"  AND (b.renewal_next_at IS NULL OR b.renewal_next_at <= FROM_UNIXTIME(?))" \
+	"  AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.org_id = o.id" \
+	"   AND p.kind = 'plan' AND p.status = 'pending')"
+	[STMT_RENEWAL_CANDIDATES] =
+		"SELECT o.id, o.plan_id, UNIX_TIMESTAMP(o.current_period_end), pl.price_cents,"
+		" COALESCE(b.renewal_failures, 0), b.customer_id, b.pm_id"
+		RENEWAL_DUE " ORDER BY o.current_period_end LIMIT ? FOR UPDATE SKIP LOCKED",
+	[STMT_RENEWAL_REMAINING] =
+		"SELECT COUNT(*)" RENEWAL_DUE,
+#define RECONCILE_DUE \
+	" FROM purchases WHERE status = 'pending' AND created_at < FROM_UNIXTIME(?)" \
+	"  AND (checked_at IS NULL OR checked_at < FROM_UNIXTIME(?))"
+	[STMT_RECONCILE_CANDIDATES] =
+		"SELECT " PURCHASE_COLS RECONCILE_DUE
+		" ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED",
+	[STMT_RECONCILE_REMAINING] =
+		"SELECT COUNT(*)" RECONCILE_DUE,
+	[STMT_RECONCILE_CHECKED] =
+		"UPDATE purchases SET checked_at = FROM_UNIXTIME(?) WHERE id = ?",
 	[STMT_WEBHOOK_INSERT] =
 		"INSERT INTO webhook_events (id, type, purchase_id, outcome, received_at)"
 		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",

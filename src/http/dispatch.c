@@ -264,7 +264,8 @@ static err_t run(struct req *r)
 	if (rt->view != OP_NONE)
 		r->may_view = authz_check(rt->view, &r->caller, NULL) == ERR_OK;
 
-	if (rt->body || rt->raw) {
+	bool empty_ok = rt->body_optional && r->content_length <= 0;
+	if ((rt->body || rt->raw) && !empty_ok) {
 		size_t cap = rt->body_cap ? rt->body_cap : BODY_CAP;
 		if (r->content_length > (int64_t)cap) /* 413 before 415, without reading */
 			return ERR_TOO_LARGE;
@@ -287,7 +288,11 @@ static err_t run(struct req *r)
 
 	if (rt->query && (err = decode_query(r, rt->query)) != ERR_OK)
 		return err;
-	if (rt->body) {
+	if (rt->body && empty_ok) { /* no body where every field is optional: all absent */
+		r->in = arena_alloc(&r->arena, rt->body->size);
+		if (!r->in)
+			return ERR_INTERNAL;
+	} else if (rt->body) {
 		r->in = arena_alloc(&r->arena, rt->body->size);
 		if (!r->in)
 			return ERR_INTERNAL;

@@ -89,6 +89,17 @@ const struct route routes[] = {
 	{M_POST, "/v1/org/billing/credits", ORG(OP_BILLING_WRITE, api_credits_buy),
 	 .body = BODY(credits_fields, struct credits_in), .idem = IDEM_REQUIRED},
 
+	{M_PUT, "/v1/org/billing/auto-recharge", ORG(OP_BILLING_WRITE, api_auto_recharge_set),
+	 .body = BODY(auto_recharge_fields, struct auto_recharge_in)},
+
+	/* cron's sweeps, behind the cron secret; the body {"limit":N} may be left out */
+	{M_POST, "/v1/internal/auto-recharge", CRON(api_sweep_auto_recharge),
+	 .body = BODY(sweep_fields, struct sweep_in), .body_optional = true},
+	{M_POST, "/v1/internal/renewals", CRON(api_sweep_renewals),
+	 .body = BODY(sweep_fields, struct sweep_in), .body_optional = true},
+	{M_POST, "/v1/internal/reconcile", CRON(api_sweep_reconcile),
+	 .body = BODY(sweep_fields, struct sweep_in), .body_optional = true},
+
 	/* the payment provider's events: signed over the raw body, up to 256 KiB */
 	{M_POST, "/v1/webhooks/payments", PUBLIC(api_webhook), .raw = true, .body_cap = 256 * 1024},
 };

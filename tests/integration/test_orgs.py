@@ -177,6 +177,7 @@ EXPECTED = {
     "PUT /v1/org/billing/payment-method":   row(401, 403, 403, 200, 200, 403, 200),
     # the matrix sends no Idempotency-Key: whoever passes the gate gets the 400 for it
     "POST /v1/org/billing/credits":         row(401, 403, 403, 400, 400, 403, 400),
+    "PUT /v1/org/billing/auto-recharge":    row(401, 403, 403, 200, 200, 403, 200),
     "DELETE /v1/org/billing/payment-method": row(401, 403, 403, 204, 204, 403, 204),
     "DELETE /v1/org/projects/{project_del}":    row(401, 403, 204, 204, 204, 404, 404),
     "DELETE /v1/org/environments/{env_del}":    row(401, 403, 403, 204, 204, 403, 404),
@@ -211,6 +212,8 @@ def matrix_body(key, ids):
         return {"payment_method": "pm_card_visa"}
     if key == "POST /v1/org/billing/credits":
         return {"credits": 500}
+    if key == "PUT /v1/org/billing/auto-recharge":
+        return {"enabled": False, "threshold_credits": 100, "recharge_credits": 500}
     return None
 
 

@@ -14,8 +14,33 @@
 #include "orgd/req.h"
 
 struct db_idem;
+struct db_mail;
+struct email_token;
 struct plan;
 struct org_ref;
+
+/* What the handlers need of the configuration (API.md "Operations"). */
+struct api_settings {
+	const char *app_url;   /* ORGD_APP_URL: the links in messages */
+	const char *mail_from; /* ORGD_MAIL_FROM: its domain names our Message-IDs */
+	int64_t invite_ttl;    /* ORGD_INVITE_TTL, seconds (7 days) */
+};
+void api_configure(const struct api_settings *s);
+const struct api_settings *api_settings(void);
+
+/* messages.c: email tokens and the three messages */
+#define API_TOKEN_LEN 43 /* base64url of 32 bytes */
+/* A fresh token into out (base64url), and in *t its SHA-256 and expiry. */
+err_t api_email_token(struct email_token *t, int64_t expires, char out[API_TOKEN_LEN + 1]);
+/* The SHA-256 a token is stored as. */
+void api_token_hash(const char *token, size_t len, unsigned char out[32]);
+/* The verification, invitation and password-reset messages to `to`, in a. */
+err_t api_mail_verify(const char *to, const char *name, const char *token, struct arena *a,
+		      struct db_mail *m);
+err_t api_mail_invite(const char *to, const char *org_name, const char *inviter, enum role role,
+		      struct arena *a, struct db_mail *m);
+err_t api_mail_reset(const char *to, const char *name, const char *token, struct arena *a,
+		     struct db_mail *m);
 
 /* common.c: lists (API.md: {"data":[...],"has_more":bool}, ?limit=, ?after=) */
 typedef void (*api_item_fn)(struct jw *w, const void *item);
@@ -67,8 +92,29 @@ struct login_in {
 struct switch_in {
 	struct jstr org_id;
 };
-extern const struct jfield signup_fields[3], login_fields[2], switch_fields[1];
+struct token_in {
+	struct jstr token;
+};
+struct reset_in {
+	struct jstr email;
+};
+struct reset_confirm_in {
+	struct jstr token, password;
+};
+struct password_in {
+	struct jstr current_password, new_password;
+};
+extern const struct jfield signup_fields[3], login_fields[2], switch_fields[1], token_fields[1],
+	reset_fields[1], reset_confirm_fields[2], password_fields[2];
 err_t api_signup(struct req *r);
+err_t api_verify_email(struct req *r);
+err_t api_verify_resend(struct req *r);
+err_t api_password_reset(struct req *r);
+err_t api_password_reset_confirm(struct req *r);
+err_t api_password_change(struct req *r);
+err_t api_invitations_list(struct req *r);
+err_t api_invitation_accept(struct req *r);
+err_t api_invitation_decline(struct req *r);
 err_t api_login(struct req *r);
 err_t api_switch(struct req *r);
 err_t api_logout(struct req *r);

@@ -5,6 +5,7 @@
 #ifndef ORGD_CALLER_H
 #define ORGD_CALLER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "orgd/id.h"
@@ -17,6 +18,7 @@ struct caller {
 	enum role role;              /* the membership in org_id as it stands in the database */
 	int64_t exp;                 /* the token's expiry */
 	const char *email, *name;    /* the user's, as the database has them (arena memory) */
+	bool email_verified;
 };
 
 #endif

@@ -8,7 +8,9 @@
 
 #include <stdint.h>
 
+#include "orgd/api.h"
 #include "orgd/db.h"
+#include "orgd/mail.h"
 #include "orgd/pay.h"
 #include "orgd/session.h"
 
@@ -21,6 +23,9 @@ struct config {
 	struct db_settings db;     /* ORGD_DB_* */
 	struct auth_settings auth; /* sessions, passwords, the cron secret */
 	struct pay_settings pay;   /* ORGD_PAY_* */
+	struct mail_settings mail; /* ORGD_SMTP_*, ORGD_MAIL_FROM */
+	struct api_settings api;   /* ORGD_APP_URL, ORGD_INVITE_TTL */
+	int hash_limit;            /* ORGD_HASH_CONCURRENCY: password hashes at once on a host */
 };
 
 /* Fill c from the environment; on a bad value print why to stderr and return -1. */

@@ -14,13 +14,14 @@
 #include "orgd/mem.h"
 
 enum db_list {
-	LIST_ORGS,      /* struct org_ref (db_org.h), of a user */
-	LIST_MEMBERS,   /* struct member (db_org.h); a cursor is a user id or an email */
-	LIST_AUDIT,     /* struct audit_entry (db_audit.h), newest first */
-	LIST_PROJECTS,  /* struct project (db_project.h) */
-	LIST_ENVS,      /* struct environment (db_project.h) */
-	LIST_LEDGER,    /* struct ledger_entry (db_usage.h), newest first */
-	LIST_PURCHASES, /* struct purchase (db_pay.h), newest first */
+	LIST_ORGS,        /* struct org_ref (db_org.h), of a user */
+	LIST_MEMBERS,     /* struct member (db_org.h); a cursor is a user id or an email */
+	LIST_AUDIT,       /* struct audit_entry (db_audit.h), newest first */
+	LIST_PROJECTS,    /* struct project (db_project.h) */
+	LIST_ENVS,        /* struct environment (db_project.h) */
+	LIST_LEDGER,      /* struct ledger_entry (db_usage.h), newest first */
+	LIST_PURCHASES,   /* struct purchase (db_pay.h), newest first */
+	LIST_INVITATIONS, /* struct invitation (db_org.h), pending, of an email (the owner) */
 	LIST__MAX
 };
 

@@ -36,12 +36,20 @@ struct org {
 	struct plan plan;
 };
 
-/* One membership as GET /v1/org/members shows it. */
+/* One membership or invitation as GET /v1/org/members shows it. */
 struct member {
+	const char *id;      /* the user's id, or the invitation's (inv_...) */
 	const char *user_id; /* NULL while invited */
 	const char *email;
 	const char *name; /* NULL while invited */
 	const char *status, *added_at;
+	const char *expires_at; /* an invitation's; NULL for a member */
+	enum role role;
+};
+
+/* A pending invitation as its addressee sees it (GET /v1/invitations). */
+struct invitation {
+	const char *id, *org_id, *org_name, *invited_by, *expires_at;
 	enum role role;
 };
 
@@ -55,26 +63,43 @@ err_t db_org_get(const char *org_id, struct arena *a, struct org *out);
 /* Rename org_id, audited as done by actor. */
 err_t db_org_rename(const char *org_id, const char *actor, const char *name, int64_t now);
 
-/* The member user_id of org_id, or ERR_NOT_FOUND. */
-err_t db_member_get(const char *org_id, const char *user_id, struct arena *a, struct member *out);
+/* The member (user id) or invitation (its id) `id` of org_id, or ERR_NOT_FOUND. */
+err_t db_member_get(const char *org_id, const char *id, struct arena *a, struct member *out);
 /*
- * Add email to org_id with role: an active member if a user has that email,
- * else an invitation. Audited. ERR_CONFLICT if the email is already there;
- * ERR_FORBIDDEN if role is owner and actor is not an owner, as the locked
- * owner rows say at that moment.
+ * Invite email to org_id with role until expires, and queue the invitation
+ * message m, in one transaction (audited). Nobody is looked up, so the
+ * answer is the same whether or not the address has an account.
+ * ERR_CONFLICT if the email is a member or invited and not expired (an
+ * expired invitation is replaced); ERR_FORBIDDEN if role is owner and actor
+ * is not an owner, as the locked owner rows say at that moment.
  */
-err_t db_member_add(const char *org_id, const char *actor, const char *email, enum role role,
-		    int64_t now, struct arena *a, struct member *out);
+struct db_mail;
+err_t db_member_invite(const char *org_id, const char *actor, const char *email, enum role role,
+		       int64_t now, int64_t expires, const struct db_mail *m, struct arena *a,
+		       struct member *out);
 /*
- * Change user_id's role, holding the organization's owner rows locked: only
+ * Change the role of member or invitation `user_id` (an invitation's id names
+ * an invitation), holding the organization's owner rows locked: only
  * an actor who is an owner in those rows may touch an owner or make one
  * (ERR_FORBIDDEN, themself included); the last owner cannot be demoted
  * (ERR_CONFLICT). Audited.
  */
 err_t db_member_set_role(const char *org_id, const char *actor, const char *user_id, enum role role,
 			 int64_t now, struct arena *a);
-/* Remove user_id (or let them leave, actor == user_id) under the same owner rules. */
+/*
+ * Remove member user_id (or let them leave, actor == user_id), or revoke an
+ * invitation by its id, under the same owner rules.
+ */
 err_t db_member_remove(const char *org_id, const char *actor, const char *user_id, int64_t now,
 		       struct arena *a);
+
+/*
+ * Accept (a membership with the invitation's role, from now) or decline (gone)
+ * invitation id of email, for user_id, in one transaction (audited); *out is
+ * the organization and the role. ERR_NOT_FOUND: not email's, revoked, expired
+ * or used; ERR_CONFLICT: user_id is a member there already.
+ */
+err_t db_invitation_answer(const char *id, const char *user_id, const char *email, bool accept,
+			   int64_t now, struct arena *a, struct org_ref *out);
 
 #endif

@@ -1,29 +1,67 @@
 /*
- * db_user: users, sessions and failed sign-ins. Returned strings are arena
- * memory of the caller.
+ * db_user: users, their email tokens (verification, password reset),
+ * sessions and failed sign-ins. Returned strings are arena memory of the
+ * caller. A write that causes a message writes its outbox row in its own
+ * transaction (db_mail.h): the message is sent afterwards by the mailer.
  */
 #ifndef ORGD_DB_USER_H
 #define ORGD_DB_USER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "orgd/db_mail.h"
+#include "orgd/digest.h"
 #include "orgd/error.h"
-#include "orgd/role.h"
 #include "orgd/mem.h"
+#include "orgd/role.h"
 
 struct user {
 	const char *id, *email, *name;
 	const char *password_hash; /* never serialised */
+	bool email_verified;
+};
+
+/* An email token as stored: only its SHA-256, and when it stops working. */
+struct email_token {
+	unsigned char hash[DIGEST_LEN];
+	int64_t expires;
 };
 
 /*
- * Insert a user and, in the same transaction, turn every invitation of that
- * email into an active membership. ERR_CONFLICT if the email is taken.
+ * Insert a user (email not yet verified) with its verification token and
+ * email, in one transaction. ERR_CONFLICT if the email is taken.
  */
-err_t db_user_signup(const char *id, const char *email, const char *name, const char *hash,
-		     int64_t now);
+err_t db_user_signup(const struct user *u, int64_t now, const struct email_token *t,
+		     const struct db_mail *m);
 /* The user with this (normalised) email, or ERR_NOT_FOUND. */
 err_t db_user_by_email(const char *email, struct arena *a, struct user *u);
+/* The user with this id, or ERR_NOT_FOUND. */
+err_t db_user_by_id(const char *id, struct arena *a, struct user *u);
+
+/*
+ * Use a verification token: its user's email is verified from now on, and
+ * *out is that user. ERR_NOT_FOUND: unknown, used or expired.
+ */
+err_t db_email_verify(const unsigned char hash[DIGEST_LEN], int64_t now, struct arena *a,
+		      struct user *out);
+/*
+ * A new verification token and email for user_id: ERR_CONFLICT if verified
+ * already, ERR_RATE_LIMITED past one a minute or ten a day (sign-up's counts).
+ */
+err_t db_verify_resend(const char *user_id, int64_t now, const struct email_token *t,
+		       const struct db_mail *m);
+
+/* Record a password-reset request for email (the mailer issues its token, or nothing). */
+err_t db_reset_request(const char *email, int64_t now);
+/*
+ * Use a reset token: the password becomes hash, every session of the user is
+ * revoked and the sign-in throttle of their email cleared. ERR_NOT_FOUND: a
+ * bad token.
+ */
+err_t db_reset_confirm(const unsigned char token[DIGEST_LEN], const char *hash, int64_t now);
+/* Set user_id's password to hash and revoke every session but keep_sid. */
+err_t db_password_change(const char *user_id, const char *keep_sid, const char *hash, int64_t now);
 
 /* Record a new session of user_id lasting until exp. */
 err_t db_session_create(const char *sid, const char *user_id, int64_t now, int64_t exp);
@@ -31,6 +69,7 @@ err_t db_session_create(const char *sid, const char *user_id, int64_t now, int64
 struct session_user {
 	enum role role;           /* the active membership in org_id now; ROLE_NONE if none */
 	const char *email, *name; /* the user's */
+	bool email_verified;
 };
 
 /*
@@ -43,13 +82,17 @@ err_t db_session_member(const char *sid, const char *user_id, const char *org_id
 /* Revoke sid (idempotent). */
 err_t db_session_revoke(const char *sid, int64_t now);
 
+/* The failed sign-ins within the window, counted as the throttle of API.md does. */
+struct login_counts {
+	int64_t pair, email, addr; /* this email from this address; this email; this address */
+};
+
 /*
- * Record a sign-in attempt for email (*id names it), and count the attempts
- * after since, this one included, in *count. An attempt that stays recorded
- * is a failure; db_sweep() drops them after a day.
+ * Record a sign-in attempt for email from addr (*id names it), and count the
+ * attempts since `since`, this one included.
  */
-err_t db_login_attempt(const char *email, int64_t now, int64_t since, struct arena *a, int64_t *id,
-		       int64_t *count);
+err_t db_login_attempt(const char *email, const char *addr, int64_t now, int64_t since,
+		       struct arena *a, int64_t *id, struct login_counts *count);
 /* Take back attempt id: it succeeded, or was refused before it was tried. */
 err_t db_login_attempt_forget(int64_t id);
 

@@ -18,10 +18,11 @@
 
 /* Who may reach a route at all, before the role matrix. */
 enum auth {
-	AUTH_NONE,    /* anyone */
-	AUTH_SESSION, /* a valid session token */
-	AUTH_ORG,     /* a session with an active organization; the matrix decides the rest */
-	AUTH_CRON,    /* the cron secret as a bearer token (API.md "Auto-recharge") */
+	AUTH_NONE,     /* anyone */
+	AUTH_SESSION,  /* a valid session token */
+	AUTH_VERIFIED, /* a valid session token of a user whose email is verified (else 403) */
+	AUTH_ORG,      /* a session with an active organization; the matrix decides the rest */
+	AUTH_CRON,     /* the cron secret as a bearer token (API.md "Auto-recharge") */
 	AUTH__MAX
 };
 

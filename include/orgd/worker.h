@@ -8,6 +8,6 @@
 struct keyring;
 
 /* Serve requests on listen_fd until SIGTERM; returns the exit status. */
-int worker_run(int listen_fd, struct keyring *keys);
+int worker_run(int listen_fd, struct keyring *keys, int slot);
 
 #endif

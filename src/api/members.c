@@ -9,6 +9,7 @@
 
 #include "orgd/api.h"
 #include "orgd/clock.h"
+#include "orgd/db_mail.h"
 #include "orgd/db_org.h"
 
 const struct jfield member_add_fields[2] = {
@@ -25,12 +26,14 @@ static void write_member(struct jw *w, const void *item)
 {
 	const struct member *m = item;
 	jw_obj(w);
+	jw_kstr(w, "id", m->id);
 	jw_kstr(w, "user_id", m->user_id);
 	jw_kstr(w, "email", m->email);
 	jw_kstr(w, "name", m->name);
 	jw_kstr(w, "role", role_name(m->role));
 	jw_kstr(w, "status", m->status);
 	jw_kstr(w, "added_at", m->added_at);
+	jw_kstr(w, "expires_at", m->expires_at);
 	jw_obj_end(w);
 }
 
@@ -53,11 +56,21 @@ err_t api_members_add(struct req *r)
 {
 	const struct member_add_in *in = r->in;
 	struct member m;
-	err_t err = db_member_add(r->caller.org_id, r->caller.user_id, in->email.s,
-				  (enum role)in->role, clock_now(), &r->arena, &m);
+	struct org o;
+	struct db_mail mail;
+	int64_t now = clock_now();
+	/* the same answer, and the same work, whether or not the address has an account */
+	err_t err = db_org_get(r->caller.org_id, &r->arena, &o);
+	if (err == ERR_OK)
+		err = api_mail_invite(in->email.s, o.name, r->caller.name, (enum role)in->role,
+				      &r->arena, &mail);
+	if (err == ERR_OK)
+		err = db_member_invite(r->caller.org_id, r->caller.user_id, in->email.s,
+				       (enum role)in->role, now, now + api_settings()->invite_ttl,
+				       &mail, &r->arena, &m);
 	if (err == ERR_CONFLICT) {
 		r->err_field = "email";
-		r->err_msg = "This email is already a member or invited.";
+		r->err_msg = "This email is a member already, or invited and not expired.";
 	}
 	if (err != ERR_OK)
 		return owner_rule(r, err);
@@ -67,8 +80,9 @@ err_t api_members_add(struct req *r)
 }
 
 /*
- * {user_id}: the member must exist in the caller's organization (404 before
- * 400); its role goes to the matrix, which keeps admins off owners (403).
+ * {id}: a member's user id or an invitation's id, of the caller's
+ * organization (404 before 400); its role goes to the matrix, which keeps
+ * admins off owners (403).
  */
 err_t api_member_find(struct req *r)
 {

@@ -79,6 +79,7 @@ err_t session_authenticate(const char *authorization, struct arena *a, struct ca
 		who->role = su.role;
 		who->email = su.email;
 		who->name = su.name;
+		who->email_verified = su.email_verified;
 	}
 	return err;
 }

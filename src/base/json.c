@@ -311,8 +311,9 @@ static int get_str(struct json_object *v, struct arena *a, struct jstr *out)
 
 /*
  * The email as stored: surrounding white space trimmed, ASCII lower-cased.
- * NULL unless it looks like an address: one '@', a local part of 1..64 bytes,
- * a dotted domain of letters, digits and '-', no white space or controls.
+ * NULL unless it looks like an address: one '@', a local part of 1..64 bytes
+ * (a dot-atom), a dotted domain of letters, digits and '-', no white space or
+ * controls.
  */
 char *json_email_normalise(const char *in, size_t len, struct arena *a)
 {
@@ -338,6 +339,9 @@ char *json_email_normalise(const char *in, size_t len, struct arena *a)
 		}
 	}
 	if (ats != 1 || at == 0 || at > 64 || n > 254)
+		return NULL;
+	/* the local part is a dot-atom (RFC 5321 Dot-string): no dot first, last or twice */
+	if (out[0] == '.' || out[at - 1] == '.' || memmem(out, at, "..", 2))
 		return NULL;
 	const char *dom = out + at + 1;
 	size_t dlen = n - at - 1;

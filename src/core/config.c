@@ -42,7 +42,8 @@ static int env_int(const char *name, int64_t def, int64_t min, int64_t max, int6
 int config_load(struct config *c)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int64_t workers, port, ttl, log2n, offset, connect_ms, timeout_ms;
+	int64_t workers, port, ttl, log2n, offset, connect_ms, timeout_ms, smtp_ms, invite_ttl,
+		hashes;
 	if (env_int("ORGD_WORKERS", ncpu > 0 ? ncpu : 2, 1, 256, &workers) ||
 	    env_int("ORGD_DB_PORT", 3306, 1, 65535, &port) ||
 	    env_int("ORGD_SESSION_TTL", 43200, 60, 30 * 86400, &ttl) ||
@@ -50,7 +51,14 @@ int config_load(struct config *c)
 	    env_int("ORGD_CLOCK_OFFSET", 0, -(int64_t)100 * 365 * 86400, (int64_t)100 * 365 * 86400,
 		    &offset) ||
 	    env_int("ORGD_PAY_CONNECT_TIMEOUT_MS", 2000, 100, 60000, &connect_ms) ||
-	    env_int("ORGD_PAY_TIMEOUT_MS", 5000, 100, 120000, &timeout_ms))
+	    env_int("ORGD_PAY_TIMEOUT_MS", 5000, 100, 120000, &timeout_ms) ||
+	    env_int("ORGD_SMTP_TIMEOUT_MS", 10000, 100, 120000, &smtp_ms) ||
+	    env_int("ORGD_INVITE_TTL", 7 * 86400, 60, 365 * 86400, &invite_ttl))
+		return -1;
+	/* hashes at once: half the workers (the others keep serving), at most the cores */
+	int64_t half = workers / 2 > 0 ? workers / 2 : 1;
+	if (env_int("ORGD_HASH_CONCURRENCY", half < ncpu ? half : (ncpu > 0 ? ncpu : 1), 1, 256,
+		    &hashes))
 		return -1;
 	*c = (struct config){
 		.socket = env_str("ORGD_SOCKET", "var/run/orgd.sock"),
@@ -83,6 +91,21 @@ int config_load(struct config *c)
 				.connect_timeout_ms = (long)connect_ms,
 				.timeout_ms = (long)timeout_ms,
 			},
+		.mail =
+			{
+				.smtp_url = env_str("ORGD_SMTP_URL", NULL),
+				.user = env_str("ORGD_SMTP_USER", NULL),
+				.password = env_str("ORGD_SMTP_PASSWORD", NULL),
+				.from = env_str("ORGD_MAIL_FROM", "orgd <no-reply@localhost>"),
+				.timeout_ms = (long)smtp_ms,
+			},
+		.api =
+			{
+				.app_url = env_str("ORGD_APP_URL", "http://127.0.0.1:8080"),
+				.mail_from = env_str("ORGD_MAIL_FROM", "orgd <no-reply@localhost>"),
+				.invite_ttl = invite_ttl,
+			},
+		.hash_limit = (int)hashes,
 	};
 	return 0;
 }
@@ -93,4 +116,6 @@ void config_apply(const struct config *c)
 	db_configure(&c->db);
 	session_configure(&c->auth);
 	pay_configure(&c->pay);
+	mail_configure(&c->mail);
+	api_configure(&c->api);
 }

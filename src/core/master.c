@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "orgd/config.h"
+#include "orgd/hashgate.h"
 #include "orgd/http.h"
 #include "orgd/keyring.h"
 #include "orgd/log.h"
@@ -52,7 +53,7 @@ static int spawn(int listen_fd, struct keyring *keys)
 		return -1;
 	}
 	if (pid == 0) /* signals stay blocked until the worker has its handlers */
-		_exit(worker_run(listen_fd, keys));
+		_exit(worker_run(listen_fd, keys, (int)i));
 	slots[i] = (struct slot){.pid = pid, .started = time(NULL)};
 	return 0;
 }
@@ -79,6 +80,7 @@ static bool reap(void)
 			if (slots[i].pid != pid)
 				continue;
 			slots[i].pid = 0;
+			hashgate_reap((int)i); /* a place it held among the hashes is free again */
 			if (WIFSIGNALED(status))
 				log_warn("msg=\"worker died\" worker=%d signal=%d", (int)pid,
 					 WTERMSIG(status));
@@ -107,6 +109,12 @@ int master_run(void)
 		return 1;
 	}
 	int listen_fd = http_listen(cfg.socket, cfg.socket_user);
+	if (listen_fd >= 0 &&
+	    hashgate_init((int)(sizeof slots / sizeof slots[0]), cfg.hash_limit)) {
+		log_error("msg=\"cannot map the shared page\"");
+		close(listen_fd);
+		listen_fd = -1;
+	}
 	if (listen_fd < 0) {
 		keyring_free(keys);
 		return 1;

@@ -12,6 +12,7 @@
 
 #include "orgd/clock.h"
 #include "orgd/db.h"
+#include "orgd/hashgate.h"
 #include "orgd/http.h"
 #include "orgd/log.h"
 #include "orgd/pay.h"
@@ -40,8 +41,9 @@ static void housekeeping(void)
 	next = now + SWEEP_EVERY + getpid() % SWEEP_EVERY;
 }
 
-int worker_run(int listen_fd, struct keyring *keys)
+int worker_run(int listen_fd, struct keyring *keys, int slot)
 {
+	hashgate_worker(slot);
 	struct sigaction sa = {.sa_handler = on_term}; /* no SA_RESTART: ppoll must wake */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);

@@ -362,16 +362,22 @@ err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struc
 	return ERR_OK;
 }
 
-err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit, struct arena *a,
-	      size_t size, db_row_fn conv, unsigned key_cols, void **items, size_t *n)
+err_t db_page(enum stmt st, const char *owner, const struct dbv *extra, const char *after,
+	      int64_t limit, struct arena *a, size_t size, db_row_fn conv, unsigned key_cols,
+	      void **items, size_t *n)
 {
 	struct db_rows rows;
 	bool cursor = after[0] != '\0';
 	*n = 0;
-	err_t err = db_query(st,
-			     DB_ARGS(DB_STR(owner), DB_STR(owner), DB_STR(after), DB_STR(after),
-				     DB_INT(limit + cursor)),
-			     a, &rows);
+	struct dbv args[] = {DB_STR(owner), DB_STR(owner),          DB_STR(after),
+			     DB_STR(after), DB_INT(limit + cursor), DB_NULL};
+	size_t nargs = 5;
+	if (extra) { /* (owner, extra, owner, after, after, limit) */
+		memmove(args + 2, args + 1, 4 * sizeof *args);
+		args[1] = *extra;
+		nargs = 6;
+	}
+	err_t err = db_query(st, args, nargs, a, &rows);
 	if (err != ERR_OK)
 		return err;
 	if (cursor) { /* the first row must be the one the cursor names */

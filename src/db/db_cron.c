@@ -29,8 +29,8 @@ static err_t claim_one(struct cron_batch *out, const char *org_id, const struct 
 	if (!id || !key)
 		return ERR_INTERNAL;
 	id_new(id, "pur");
-	err_t err = db_purchase_insert_in_tx(id, org_id, p, key, NULL, customer, pm, period_from,
-					     now);
+	err_t err =
+		db_purchase_insert_in_tx(id, org_id, p, key, NULL, customer, pm, period_from, now);
 	if (err == ERR_CONFLICT) /* that key was charged already: its purchase settles it */
 		return ERR_OK;
 	if (err != ERR_OK)
@@ -109,8 +109,9 @@ static err_t renewals_tx(void *arg)
 {
 	struct claim *c = arg;
 	struct db_rows rows;
-	err_t err = db_query(STMT_RENEWAL_CANDIDATES,
-			     DB_ARGS(DB_INT(c->now), DB_INT(c->now), DB_INT(c->limit)), c->a, &rows);
+	err_t err =
+		db_query(STMT_RENEWAL_CANDIDATES,
+			 DB_ARGS(DB_INT(c->now), DB_INT(c->now), DB_INT(c->limit)), c->a, &rows);
 	if (err == ERR_OK)
 		err = batch_alloc(c->out, rows.n, c->a);
 	for (size_t i = 0; i < rows.n && err == ERR_OK; i++) {

@@ -231,12 +231,8 @@ static err_t purchase_insert(struct begin *c, const char *customer, const char *
 	}
 	if (!key)
 		return ERR_INTERNAL;
-	err_t err = db_exec(STMT_PURCHASE_INSERT,
-			    DB_ARGS(DB_STR(id), DB_STR(c->org_id),
-				    DB_STR(purchase_kinds[c->p->kind]), DB_INT(c->p->credits),
-				    DB_INT(c->p->amount_cents), OPT_STR(c->p->plan_id), DB_STR(key),
-				    OPT_STR(c->idem->key), DB_INT(c->now)),
-			    NULL);
+	err_t err = db_purchase_insert_in_tx(id, c->org_id, c->p, key, c->idem->key, customer, pm,
+					     0, c->now);
 	const char *detail = arena_printf(c->a, "%s %lld cents", purchase_kinds[c->p->kind],
 					  (long long)c->p->amount_cents);
 	if (err == ERR_OK)
@@ -404,12 +400,14 @@ static err_t apply_failure(struct settle *c, const struct db_rows *lock)
 	if (strcmp(p->kind, "auto_recharge") == 0) {
 		int64_t failures = DB_CELL(lock, 0, 4)->i + 1;
 		bool stays = failures < FAILURES_MAX;
-		err = db_exec(STMT_AR_RESULT,
-			      DB_ARGS(DB_INT(failures), DB_INT(stays), DB_INT(0), DB_STR(c->org_id)),
-			      NULL);
+		err = db_exec(
+			STMT_AR_RESULT,
+			DB_ARGS(DB_INT(failures), DB_INT(stays), DB_INT(0), DB_STR(c->org_id)),
+			NULL);
 		if (err == ERR_OK && !stays)
-			err = db_audit_add_in_tx(c->org_id, NULL, "auto_recharge.disabled", c->org_id,
-						 "three failed recharges in a row", c->now);
+			err = db_audit_add_in_tx(c->org_id, NULL, "auto_recharge.disabled",
+						 c->org_id, "three failed recharges in a row",
+						 c->now);
 	} else if (strcmp(p->kind, "plan") == 0 && p->period_from) {
 		err = db_renewal_failed_in_tx(c->org_id, DB_CELL(lock, 0, 5)->i, c->now);
 	}
@@ -425,8 +423,8 @@ err_t db_renewal_failed_in_tx(const char *org_id, int64_t failures_before, int64
 	err_t err = db_exec(STMT_BILLING_ENSURE, DB_ARGS(DB_STR(org_id)), NULL);
 	if (err == ERR_OK)
 		err = db_exec(STMT_RENEWAL_RESULT,
-			      DB_ARGS(DB_INT(stays ? failures : 0), stays ? DB_INT(now + 86400) : DB_NULL,
-				      DB_STR(org_id)),
+			      DB_ARGS(DB_INT(stays ? failures : 0),
+				      stays ? DB_INT(now + 86400) : DB_NULL, DB_STR(org_id)),
 			      NULL);
 	if (err == ERR_OK && !stays)
 		err = db_exec(STMT_ORG_SET_PLAN, DB_ARGS(DB_STR("free"), DB_STR(org_id)), NULL);
@@ -483,11 +481,9 @@ static err_t settle_tx(void *arg)
 		err = db_exec(STMT_PURCHASE_INTENT,
 			      DB_ARGS(DB_STR(s->intent_id), DB_STR(c->purchase_id)), NULL);
 	}
-	if (err != ERR_OK)
+	if (err != ERR_OK || !c->idem || !c->idem->key) /* the caller reads *out */
 		return err;
-	if (!c->idem)
-		return ERR_OK;
-	/* the answer: a failed purchase is a 402 */
+	/* the answer of a keyed request: a failed purchase is a 402 */
 	return db_idem_settle_in_tx(c->org_id, c->idem,
 				    strcmp(c->out->status, "failed") == 0 ? ERR_PAYMENT_FAILED
 									  : ERR_OK);

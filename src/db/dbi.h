@@ -66,14 +66,14 @@ err_t db_rows_map(const struct db_rows *rows, size_t size, db_row_fn conv, struc
 
 /*
  * Run a page statement (sql.c), whose parameters are (owner, owner, after,
- * after, limit): up to limit rows of one owner (organization or user) after
- * the row named `after` ("": from the start). The row a cursor names is the
- * one whose column c, for a bit c of key_cols, equals it; a cursor naming no
- * row of the list is ERR_NOT_FOUND. The rows are converted as db_rows_map()
- * does; *n is their count.
+ * after, limit), or with extra (owner, extra, owner, ...): up to limit rows of one owner
+ * (organization or user) after the row named `after` ("": from the start). The row a cursor names
+ * is the one whose column c, for a bit c of key_cols, equals it; a cursor naming no row of the list
+ * is ERR_NOT_FOUND. The rows are converted as db_rows_map() does; *n is their count.
  */
-err_t db_page(enum stmt st, const char *owner, const char *after, int64_t limit, struct arena *a,
-	      size_t size, db_row_fn conv, unsigned key_cols, void **items, size_t *n);
+err_t db_page(enum stmt st, const char *owner, const struct dbv *extra, const char *after,
+	      int64_t limit, struct arena *a, size_t size, db_row_fn conv, unsigned key_cols,
+	      void **items, size_t *n);
 
 /* The AUTO_INCREMENT id of the last insert on this connection. */
 uint64_t db_last_id(void);
@@ -94,6 +94,7 @@ void db_project_row(const struct db_rows *rows, size_t i, void *item);
 void db_env_row(const struct db_rows *rows, size_t i, void *item);
 void db_ledger_row(const struct db_rows *rows, size_t i, void *item);
 void db_purchase_row(const struct db_rows *rows, size_t i, void *item);
+void db_invitation_row(const struct db_rows *rows, size_t i, void *item);
 
 /* The auto-recharge settings in columns col..col+3 of row i (enabled, threshold, recharge,
  * failures). */
@@ -113,6 +114,14 @@ err_t db_purchase_insert_in_tx(const char *id, const char *org_id, const struct 
 /* A renewal of org_id declined (or impossible): the failures in a row, the next try a day
  * later, and at the third the plan free (audited). */
 err_t db_renewal_failed_in_tx(const char *org_id, int64_t failures_before, int64_t now);
+
+struct db_mail;
+struct email_token;
+/* Queue message m in the transaction of the change that causes it. */
+err_t db_outbox_add_in_tx(const struct db_mail *m, int64_t now);
+/* Store email token t (kind "verify" or "reset") of user_id. */
+err_t db_token_add_in_tx(const struct email_token *t, const char *user_id, const char *kind,
+			 int64_t now);
 
 /* Lock org_id's row: every change to one organization's money or usage takes it first. */
 err_t db_org_lock_in_tx(const char *org_id, struct arena *a);

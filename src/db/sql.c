@@ -29,7 +29,9 @@
 	RFC3339("created_at") ", " RFC3339("settled_at") ", credits, amount_cents," \
 	" customer_id, pm_id, COALESCE(UNIX_TIMESTAMP(period_from), 0)"
 /* clang-format on */
-#define MEMBER_COLS "m.user_id, m.email, u.name, m.role, m.status, " RFC3339("m.added_at")
+#define MEMBER_COLS                                                                                \
+	"m.user_id, m.email, u.name, m.role, m.status, " RFC3339(                                  \
+		"m.added_at") ", m.invite_id, " RFC3339("m.expires_at")
 
 /* clang-format off */
 const char *const sql_text[STMT__MAX] = {
@@ -37,27 +39,83 @@ const char *const sql_text[STMT__MAX] = {
 
 	/* users, sessions, login_failures */
 	[STMT_USER_INSERT] =
-		"INSERT INTO users (id, email, name, password_hash, created_at)"
-		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?))",
-	[STMT_INVITES_ACCEPT] =
-		"UPDATE memberships SET user_id = ?, status = 'active'"
-		" WHERE email = ? AND status = 'invited'",
+		"INSERT INTO users (id, email, email_verified, name, password_hash, created_at)"
+		" VALUES (?, ?, 0, ?, ?, FROM_UNIXTIME(?))",
 	[STMT_USER_BY_EMAIL] =
-		"SELECT id, email, name, password_hash FROM users WHERE email = ?",
+		"SELECT id, email, name, password_hash, email_verified FROM users WHERE email = ?",
+	[STMT_USER_BY_ID] =
+		"SELECT id, email, name, password_hash, email_verified FROM users WHERE id = ?",
+	[STMT_USER_LOCK] =
+		"SELECT id, email, name, password_hash, email_verified FROM users WHERE id = ?"
+		" FOR UPDATE",
+	[STMT_USER_VERIFIED] =
+		"UPDATE users SET email_verified = 1 WHERE id = ?",
+	[STMT_USER_SET_PASSWORD] =
+		"UPDATE users SET password_hash = ? WHERE id = ?",
+	/* every session but keep (which may be '') */
+	[STMT_SESSIONS_REVOKE_ALL] =
+		"UPDATE sessions SET revoked_at = FROM_UNIXTIME(?)"
+		" WHERE user_id = ? AND id <> ? AND revoked_at IS NULL",
+	[STMT_TOKEN_INSERT] =
+		"INSERT INTO email_tokens (hash, user_id, kind, created_at, expires_at)"
+		" VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+	[STMT_TOKEN_LOCK] =
+		"SELECT user_id FROM email_tokens WHERE hash = ? AND kind = ? AND used_at IS NULL"
+		" AND expires_at > FROM_UNIXTIME(?) FOR UPDATE",
+	[STMT_TOKEN_USE] =
+		"UPDATE email_tokens SET used_at = FROM_UNIXTIME(?) WHERE hash = ?",
+	/* a user's tokens of a kind made since each of two times */
+	[STMT_TOKENS_RECENT] =
+		"SELECT COALESCE(SUM(created_at > FROM_UNIXTIME(?)), 0), COUNT(*) FROM email_tokens"
+		" WHERE user_id = ? AND kind = ? AND created_at > FROM_UNIXTIME(?)",
+	[STMT_RESET_INSERT] =
+		"INSERT INTO reset_requests (email, at) VALUES (?, FROM_UNIXTIME(?))",
+	[STMT_RESET_NEXT] =
+		"SELECT id, email FROM reset_requests WHERE processed_at IS NULL ORDER BY id LIMIT 1"
+		" FOR UPDATE SKIP LOCKED",
+	[STMT_RESET_COUNT] =
+		"SELECT COUNT(*) FROM reset_requests WHERE email = ? AND at > FROM_UNIXTIME(?)"
+		" AND id <= ?",
+	[STMT_RESET_DONE] =
+		"UPDATE reset_requests SET processed_at = FROM_UNIXTIME(?) WHERE id = ?",
+	[STMT_OUTBOX_INSERT] =
+		"INSERT INTO outbox (message_id, to_email, subject, body, created_at, next_at)"
+		" VALUES (?, ?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+	[STMT_OUTBOX_DUE] =
+		"SELECT id, message_id, to_email, subject, body, UNIX_TIMESTAMP(created_at), attempts"
+		" FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+		" AND next_at <= FROM_UNIXTIME(?) ORDER BY next_at LIMIT ? FOR UPDATE SKIP LOCKED",
+	/* a mailer's lease: the row is its own until then (another mailer may take it after) */
+	[STMT_OUTBOX_LEASE] =
+		"UPDATE outbox SET next_at = FROM_UNIXTIME(?), attempts = attempts + 1 WHERE id = ?",
+	[STMT_OUTBOX_SENT] =
+		"UPDATE outbox SET sent_at = FROM_UNIXTIME(?), body = '' WHERE id = ?",
+	[STMT_OUTBOX_RETRY] =
+		"UPDATE outbox SET next_at = FROM_UNIXTIME(?), failed_at = FROM_UNIXTIME(?) WHERE id = ?",
+	[STMT_OUTBOX_BACKLOG] =
+		"SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
 	[STMT_SESSION_INSERT] =
 		"INSERT INTO sessions (id, user_id, created_at, expires_at)"
 		" VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
 	[STMT_SESSION_MEMBER] =
-		"SELECT m.role, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id"
+		"SELECT m.role, u.email, u.name, u.email_verified FROM sessions s"
+		" JOIN users u ON u.id = s.user_id"
 		" LEFT JOIN memberships m ON m.org_id = ? AND m.user_id = s.user_id"
 		"  AND m.status = 'active'"
 		" WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL",
 	[STMT_SESSION_REVOKE] =
 		"UPDATE sessions SET revoked_at = FROM_UNIXTIME(?) WHERE id = ? AND revoked_at IS NULL",
+	/* the attempts in the window: of this email from this address, of this email, of
+	   this address (API.md: 5, 50 and 100 make it 429) */
 	[STMT_LOGIN_FAILURES_COUNT] =
-		"SELECT COUNT(*) FROM login_failures WHERE email = ? AND at > FROM_UNIXTIME(?)",
+		"SELECT (SELECT COUNT(*) FROM login_failures WHERE email = ? AND addr = ?"
+		"   AND at > FROM_UNIXTIME(?)),"
+		" (SELECT COUNT(*) FROM login_failures WHERE email = ? AND at > FROM_UNIXTIME(?)),"
+		" (SELECT COUNT(*) FROM login_failures WHERE addr = ? AND at > FROM_UNIXTIME(?))",
 	[STMT_LOGIN_FAILURE_INSERT] =
-		"INSERT INTO login_failures (email, at) VALUES (?, FROM_UNIXTIME(?))",
+		"INSERT INTO login_failures (email, addr, at) VALUES (?, ?, FROM_UNIXTIME(?))",
+	[STMT_LOGIN_FAILURES_CLEAR] =
+		"DELETE FROM login_failures WHERE email = ?",
 	[STMT_LOGIN_FAILURE_DELETE] =
 		"DELETE FROM login_failures WHERE id = ?",
 
@@ -85,25 +143,45 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_MEMBERS_PAGE] =
 		"SELECT " MEMBER_COLS " FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
 		" WHERE m.org_id = ? AND m.seq >= "
-		FROM_CURSOR("memberships", "c.org_id = ? AND ? IN (c.user_id, c.email)")
+		FROM_CURSOR("memberships", "c.org_id = ? AND ? IN (c.user_id, c.invite_id, c.email)")
 		" ORDER BY m.seq LIMIT ?",
 	[STMT_MEMBER_GET] =
 		"SELECT " MEMBER_COLS " FROM memberships m LEFT JOIN users u ON u.id = m.user_id"
-		" WHERE m.org_id = ? AND m.user_id = ?",
-	[STMT_MEMBER_INSERT] =
-		"INSERT INTO memberships (org_id, user_id, email, role, status, added_at)"
-		" VALUES (?, ?, ?, ?, ?, FROM_UNIXTIME(?))",
-	[STMT_USER_ID_BY_EMAIL_SHARED] =
-		"SELECT id FROM users WHERE email = ? LOCK IN SHARE MODE",
+		" WHERE m.org_id = ? AND (m.user_id = ? OR m.invite_id = ?)",
+	[STMT_MEMBER_BY_EMAIL_LOCK] =
+		"SELECT status, expires_at > FROM_UNIXTIME(?) FROM memberships"
+		" WHERE org_id = ? AND email = ? FOR UPDATE",
+	[STMT_MEMBER_DELETE_EMAIL] =
+		"DELETE FROM memberships WHERE org_id = ? AND email = ?",
+	[STMT_INVITE_INSERT] =
+		"INSERT INTO memberships (org_id, invite_id, email, role, status, added_at, expires_at,"
+		"  invited_by) VALUES (?, ?, ?, ?, 'invited', FROM_UNIXTIME(?), FROM_UNIXTIME(?), ?)",
+	/* the pending invitations of an email: GET /v1/invitations */
+	[STMT_INVITES_PAGE] =
+		"SELECT m.invite_id, o.id, o.name, m.role, COALESCE(u.name, ''), " RFC3339("m.expires_at")
+		" FROM memberships m JOIN orgs o ON o.id = m.org_id"
+		" LEFT JOIN users u ON u.id = m.invited_by"
+		" WHERE m.email = ? AND m.status = 'invited' AND m.expires_at > FROM_UNIXTIME(?)"
+		" AND m.seq >= " FROM_CURSOR("memberships", "c.email = ? AND c.invite_id = ?")
+		" ORDER BY m.seq LIMIT ?",
+	[STMT_INVITE_LOCK] =
+		"SELECT m.org_id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id"
+		" WHERE m.invite_id = ? AND m.email = ? AND m.status = 'invited'"
+		" AND m.expires_at > FROM_UNIXTIME(?) FOR UPDATE",
+	[STMT_INVITE_ACCEPT] =
+		"UPDATE memberships SET user_id = ?, status = 'active', invite_id = NULL,"
+		" expires_at = NULL, added_at = FROM_UNIXTIME(?) WHERE invite_id = ?",
 	[STMT_OWNERS_LOCK] =
 		"SELECT user_id FROM memberships"
 		" WHERE org_id = ? AND role = 3 AND status = 'active' FOR UPDATE",
+	/* a member by user id, or an invitation by its id */
 	[STMT_MEMBER_LOCK] =
-		"SELECT role FROM memberships WHERE org_id = ? AND user_id = ? FOR UPDATE",
+		"SELECT role, status FROM memberships WHERE org_id = ? AND (user_id = ? OR invite_id = ?)"
+		" FOR UPDATE",
 	[STMT_MEMBER_SET_ROLE] =
-		"UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?",
+		"UPDATE memberships SET role = ? WHERE org_id = ? AND (user_id = ? OR invite_id = ?)",
 	[STMT_MEMBER_DELETE] =
-		"DELETE FROM memberships WHERE org_id = ? AND user_id = ?",
+		"DELETE FROM memberships WHERE org_id = ? AND (user_id = ? OR invite_id = ?)",
 
 	/* audit_log, newest first */
 	[STMT_AUDIT_INSERT] =

@@ -41,6 +41,15 @@ static err_t authenticate(struct req *r, enum auth kind)
 		return ERR_OK;
 	case AUTH_SESSION:
 		return session_authenticate(r->authorization, &r->arena, &r->caller);
+	case AUTH_VERIFIED: {
+		err_t err = session_authenticate(r->authorization, &r->arena, &r->caller);
+		if (err == ERR_OK && !r->caller.email_verified) {
+			r->err_msg = "Verify your email address first: invitations are for whoever "
+				     "proved it (POST /v1/auth/verify-email).";
+			err = ERR_FORBIDDEN;
+		}
+		return err;
+	}
 	case AUTH_ORG:
 		return session_authenticate_org(r->authorization, &r->arena, &r->caller,
 						&r->err_msg);

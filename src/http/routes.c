@@ -11,11 +11,12 @@
 #include "orgd/api.h"
 
 /* Shorthands for who may reach a route (and its operation) and its handler. */
-#define PUBLIC(h) .auth = AUTH_NONE, .fn = (h)
-#define SIGNED(h) .auth = AUTH_SESSION, .fn = (h)
-#define ORG(o, h) .auth = AUTH_ORG, .op = (o), .fn = (h)
-#define CRON(h)   .auth = AUTH_CRON, .fn = (h)
-#define LIST      .query = &list_query
+#define PUBLIC(h)   .auth = AUTH_NONE, .fn = (h)
+#define SIGNED(h)   .auth = AUTH_SESSION, .fn = (h)
+#define VERIFIED(h) .auth = AUTH_VERIFIED, .fn = (h)
+#define ORG(o, h)   .auth = AUTH_ORG, .op = (o), .fn = (h)
+#define CRON(h)     .auth = AUTH_CRON, .fn = (h)
+#define LIST        .query = &list_query
 
 const struct route routes[] = {
 	/* health */
@@ -24,6 +25,15 @@ const struct route routes[] = {
 	/* sessions */
 	{M_POST, "/v1/auth/signup", PUBLIC(api_signup),
 	 .body = BODY(signup_fields, struct signup_in)},
+	{M_POST, "/v1/auth/verify-email", PUBLIC(api_verify_email),
+	 .body = BODY(token_fields, struct token_in)},
+	{M_POST, "/v1/auth/verify-email/resend", SIGNED(api_verify_resend)},
+	{M_POST, "/v1/auth/password-reset", PUBLIC(api_password_reset),
+	 .body = BODY(reset_fields, struct reset_in)},
+	{M_POST, "/v1/auth/password-reset/confirm", PUBLIC(api_password_reset_confirm),
+	 .body = BODY(reset_confirm_fields, struct reset_confirm_in)},
+	{M_POST, "/v1/auth/password", SIGNED(api_password_change),
+	 .body = BODY(password_fields, struct password_in)},
 	{M_POST, "/v1/auth/login", PUBLIC(api_login), .body = BODY(login_fields, struct login_in)},
 	{M_POST, "/v1/auth/switch", SIGNED(api_switch),
 	 .body = BODY(switch_fields, struct switch_in)},
@@ -48,6 +58,9 @@ const struct route routes[] = {
 	{M_DELETE, "/v1/org/members/{id}", ORG(OP_MEMBERS_REMOVE, api_member_remove),
 	 .find = api_member_find},
 	{M_GET, "/v1/org/audit", ORG(OP_AUDIT_READ, api_audit_list), LIST},
+	{M_GET, "/v1/invitations", VERIFIED(api_invitations_list), LIST},
+	{M_POST, "/v1/invitations/{id}/accept", VERIFIED(api_invitation_accept)},
+	{M_POST, "/v1/invitations/{id}/decline", VERIFIED(api_invitation_decline)},
 
 	/* projects and environments */
 	{M_GET, "/v1/org/projects", ORG(OP_PROJECTS_READ, api_projects_list), LIST},

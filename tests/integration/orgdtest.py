@@ -22,6 +22,8 @@ What is here:
 - Concurrency: concurrently().
 - Processes: orgd_master_pid(), orgd_worker_pids(), alive(), wait_until(), wait_gone().
 - The stack: stack(), stack_paths(), db_stop(), db_start(), db_query(), wait_health().
+- Identity: mail_dir(), verify_email(), accept_invitation() (through the stack's SMTP
+  sink: a message is read from its Maildir, as a user would read it).
 """
 
 import http.client
@@ -377,6 +379,58 @@ def stack_paths():
             parts = shlex.split(v)
             out_d[k] = parts[0] if parts else ""
     return out_d
+
+
+_MAIL_DIR = None
+
+
+def mail_dir():
+    """The Maildir the stack's SMTP sink keeps every message in."""
+    global _MAIL_DIR
+    if _MAIL_DIR is None:
+        _MAIL_DIR = stack_paths()["MAIL_DIR"]
+    return _MAIL_DIR
+
+
+def verify_email(email, timeout=15.0):
+    """Verify email through the link of its newest verification message; returns the
+    answer's body."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import mailbox as mb  # tests/integration/mailbox.py
+    deadline = time.monotonic() + timeout
+    while True:  # other messages (an invitation) may come first
+        msgs = [m for m in mb.messages(mail_dir(), email)
+                if "/verify-email?token=" in mb.text_of(m)]
+        if msgs:
+            break
+        if time.monotonic() > deadline:
+            raise Failure(f"no verification message to {email} within {timeout} s")
+        time.sleep(0.05)
+    token = mb.token_of(mb.link(msgs[-1], f"{url}/verify-email?token="))
+    status, _, body, raw = req("POST", "/v1/auth/verify-email", body={"token": token})
+    if status != 200:
+        raise Failure(f"verify {email}: {status} {raw[:200]!r}")
+    return body
+
+
+def accept_invitation(token, org_id, email=None):
+    """As the user of session token (verifying its email first if need be), accept the
+    pending invitation to org_id; returns the answer ({org, token})."""
+    status, _, me, raw = req("GET", "/v1/me", token=token)
+    if status != 200:
+        raise Failure(f"GET /v1/me: {status} {raw[:200]!r}")
+    if not me["user"]["email_verified"]:
+        verify_email(email or me["user"]["email"])
+    status, _, inv, raw = req("GET", "/v1/invitations?limit=100", token=token)
+    if status != 200:
+        raise Failure(f"GET /v1/invitations: {status} {raw[:200]!r}")
+    mine = [i for i in inv["data"] if i["org"]["id"] == org_id]
+    if not mine:
+        raise Failure(f"no invitation to {org_id} for {me['user']['email']}: {inv!r}")
+    status, _, body, raw = req("POST", f"/v1/invitations/{mine[0]['id']}/accept", token=token)
+    if status != 200:
+        raise Failure(f"accept {mine[0]['id']}: {status} {raw[:200]!r}")
+    return body
 
 
 def db_stop():

@@ -16,7 +16,8 @@ import re
 import secrets
 import urllib.parse
 
-from orgdtest import REPO, concurrently, expect, expect_eq, main, req, test
+from orgdtest import (REPO, accept_invitation, concurrently, expect, expect_eq, main, req,
+                      test)
 
 PASSWORD = "correct horse battery staple"
 RUN = secrets.token_hex(4)
@@ -92,10 +93,14 @@ class Org:
         self.token = b["token"]  # the owner's, scoped to this organization
 
     def add(self, user_or_email, role, token=None):
+        """Invite an email; a User then accepts (verifying their email first): nobody
+        becomes a member without saying yes (API.md)."""
         email = user_or_email if isinstance(user_or_email, str) else user_or_email.email
         _, b, _ = call("POST", "/v1/org/members", token=token or self.token,
                        body={"email": email, "role": role}, want=201,
                        what=f"add {email} as {role}")
+        if not isinstance(user_or_email, str):
+            accept_invitation(user_or_email.session(), self.id, email)
         return b
 
     def new_member(self, role, tag=None):
@@ -321,7 +326,7 @@ def authorization_matrix_every_org_endpoint_by_every_kind_of_caller():
 # --- 2. invitations, login's auto-select, switch, POST /v1/orgs ----------------------------
 
 @test
-def invitation_of_unknown_email_becomes_active_membership_on_signup():
+def invitation_of_unknown_email_becomes_a_membership_only_once_accepted():
     org = Org("invite")
     _, admin_token = org.new_member("admin")
     email = new_email("invitee")
@@ -330,24 +335,41 @@ def invitation_of_unknown_email_becomes_active_membership_on_signup():
     expect_eq(m.get("status"), "invited", "invitation status")
     expect(m.get("user_id", "absent") is None, f"invitation user_id {m.get('user_id', 'absent')!r}")
     expect(m.get("name", "absent") is None, f"invitation name {m.get('name', 'absent')!r}")
+    expect(str(m.get("id", "")).startswith("inv_"), f"invitation id {m.get('id')!r}")
     expect_eq(m.get("email"), email, "invitation email")
     expect_eq(m.get("role"), "member", "invitation role")
     expect(isinstance(m.get("added_at"), str) and RFC3339.match(m["added_at"]),
            f"added_at {m.get('added_at')!r}")
+    expect(isinstance(m.get("expires_at"), str) and RFC3339.match(m["expires_at"]),
+           f"expires_at {m.get('expires_at')!r}")
     listed = org.members().get(email)
     expect(listed is not None, "the invitation is not in the members list")
     expect_eq((listed["status"], listed["user_id"], listed["name"]), ("invited", None, None),
               "listed invitation (status, user_id, name)")
 
+    # signing up with the address makes nobody a member (API.md: only an accept does)
     _, b, _ = call("POST", "/v1/auth/signup", body={"email": email, "password": PASSWORD,
                                                     "name": "Invited Person"}, want=201)
     uid = b["user"]["id"]
     members = org.members()
-    expect(email not in members, "the invitation is still listed as such after sign-up")
+    expect(members.get(email, {}).get("status") == "invited",
+           "the invitation is no longer listed as invited after sign-up")
+    expect(uid not in members, f"the new user {uid} is a member without accepting: {members!r}")
+    login = call("POST", "/v1/auth/login", body={"email": email, "password": PASSWORD},
+                 want=200)[1]
+    expect_eq(login["organizations"], [], "organizations at login before accepting")
+    call("GET", "/v1/invitations", token=login["token"], want=403,
+         what="an unverified user's invitations")
+
+    accepted = accept_invitation(login["token"], org.id, email)
+    expect_eq(accepted["org"], {"id": org.id, "name": org.name, "role": "member"},
+              "the accepted invitation's organization")
+    members = org.members()
+    expect(email not in members, "the invitation is still listed as such after accepting")
     now = members.get(uid)
-    expect(now is not None, f"the new user {uid} is not a member after sign-up: {members!r}")
+    expect(now is not None, f"the new user {uid} is not a member after accepting: {members!r}")
     expect_eq((now["status"], now["email"], now["name"], now["role"]),
-              ("active", email, "Invited Person", "member"), "member after sign-up")
+              ("active", email, "Invited Person", "member"), "member after accepting")
 
     login = call("POST", "/v1/auth/login", body={"email": email, "password": PASSWORD},
                  want=200)[1]
@@ -585,6 +607,7 @@ def two_owners_demoting_each_other_at_once_leave_exactly_one_owner_20_times():
         org_id, atok = made["org"]["id"], made["token"]
         call("POST", "/v1/org/members", token=atok, body={"email": b.email, "role": "owner"},
              want=201)
+        accept_invitation(b.session(), org_id, b.email)
         btok = b.token_for(org_id)
         plays = ((atok, b), (btok, a))  # (caller's token, whom they demote)
 

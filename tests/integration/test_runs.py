@@ -14,7 +14,8 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from orgdtest import (REPO, VAR, concurrently, db_query, expect, expect_eq, expect_error, main,
+from orgdtest import (REPO, VAR, accept_invitation, concurrently, db_query, expect, expect_eq,
+                      expect_error, main,
                       orgd_master_pid, req, test, wait_gone, wait_health)
 
 PASSWORD = "correct horse battery"
@@ -450,6 +451,8 @@ def dashboard_shows_the_home_view_with_billing_only_for_admins():
            token=ws["token"]), 201, "add member")
     ok(req("POST", "/v1/org/members", body={"email": admin_email, "role": "admin"},
            token=ws["token"]), 201, "add admin")
+    for email in (member_email, admin_email):  # members once they accept (API.md)
+        accept_invitation(login(email), ws["org_id"], email)
     ok(run(ws), 201, "one run")
     period = current_period()
     envs = [{"id": e["id"], "name": e["name"], "kind": e["kind"], "status": e["status"]}

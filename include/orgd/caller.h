@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "orgd/db_org.h"
 #include "orgd/id.h"
 #include "orgd/role.h"
 
@@ -19,6 +20,9 @@ struct caller {
 	int64_t exp;                 /* the token's expiry */
 	const char *email, *name;    /* the user's, as the database has them (arena memory) */
 	bool email_verified;
+	/* with session_authenticate_orgs(): every active membership (oldest first) */
+	const struct org_ref *orgs;
+	size_t norgs;
 };
 
 #endif

@@ -26,6 +26,13 @@ struct db_settings {
 	unsigned port;
 };
 
+/*
+ * Map the page the workers share their view of the database in (the breaker:
+ * once one finds it unreachable or hung, all answer 503 at once for a second
+ * but for one probe); in the master, before any fork. 0 or -1.
+ */
+int db_shared_init(void);
+
 /* Keep s (its strings borrowed) for every connection; once, before the workers. */
 void db_configure(const struct db_settings *s);
 
@@ -37,7 +44,8 @@ void db_library_end(void);
 err_t db_open(void);
 /* Close the connection and every statement. */
 void db_close(void);
-/* Reconnect if needed and run SELECT 1. ERR_OK or ERR_UNAVAILABLE. */
+/* The health check: reconnect if needed and ping, in at most about a second whatever the
+ * server does. ERR_OK or ERR_UNAVAILABLE. */
 err_t db_ping(struct arena *a);
 
 /*

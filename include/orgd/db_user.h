@@ -8,6 +8,7 @@
 #define ORGD_DB_USER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "orgd/db_mail.h"
@@ -79,6 +80,13 @@ struct session_user {
  */
 err_t db_session_member(const char *sid, const char *user_id, const char *org_id, struct arena *a,
 			struct session_user *out);
+struct org_ref;
+/*
+ * As db_session_member, in the same one round trip, with the user's active
+ * memberships (at most max, oldest first) instead of one organization's role.
+ */
+err_t db_session_orgs(const char *sid, const char *user_id, int64_t max, struct arena *a,
+		      struct session_user *out, struct org_ref **orgs, size_t *n);
 /* Revoke sid (idempotent). */
 err_t db_session_revoke(const char *sid, int64_t now);
 

@@ -51,7 +51,8 @@ struct route {
 	const struct body_spec *body; /* NULL: takes no body */
 	bool raw;                     /* takes a JSON body the handler decodes itself (webhooks) */
 	bool body_optional;           /* the body may be left out: every field absent */
-	size_t body_cap;              /* 0: BODY_CAP */
+	bool caller_orgs; /* AUTH_SESSION: the caller's memberships too (req.caller.orgs) */
+	size_t body_cap;  /* 0: BODY_CAP */
 	const struct body_spec *query; /* NULL: reads no query parameter; else into req.q */
 	const char *grant;             /* the body field naming a role the operation grants */
 	enum op view;                  /* a part the handler shows if the matrix allows it */

@@ -41,6 +41,12 @@ void session_init(struct keyring *keys);
 err_t session_authenticate(const char *authorization, struct arena *a, struct caller *c);
 
 /*
+ * As session_authenticate, in the same one round trip, with every active
+ * membership of the user in c->orgs (c->role: the one of c->org_id, if any).
+ */
+err_t session_authenticate_orgs(const char *authorization, struct arena *a, struct caller *c);
+
+/*
  * As session_authenticate, and the token names an active organization of
  * which the user is, now, an active member. No active organization, or no
  * longer a member: ERR_FORBIDDEN with *msg saying which.

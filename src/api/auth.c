@@ -382,16 +382,13 @@ err_t api_jwks(struct req *r)
 
 err_t api_me(struct req *r)
 {
-	/* the user as the authentication query read it: one round trip fewer */
+	/* the user and the memberships as the authentication query read them: one round trip */
 	const struct user u = {.id = r->caller.user_id,
 			       .email = r->caller.email,
 			       .name = r->caller.name,
 			       .email_verified = r->caller.email_verified};
-	const struct org_ref *orgs;
-	size_t n;
-	err_t err = user_orgs(r, u.id, &orgs, &n);
-	if (err != ERR_OK)
-		return err;
+	const struct org_ref *orgs = r->caller.orgs;
+	size_t n = r->caller.norgs;
 	const struct org_ref *active = NULL;
 	for (size_t i = 0; i < n && r->caller.org_id[0]; i++)
 		if (strcmp(orgs[i].id, r->caller.org_id) == 0)

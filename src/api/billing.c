@@ -249,8 +249,10 @@ static int buy_render(void *ctx, err_t outcome)
 
 int api_lock_timeout(void)
 {
+	/* the provider's timeouts and a little, and under the database's read timeout (10 s) */
 	const struct pay_settings *s = pay_settings();
-	return (int)((s->connect_timeout_ms + s->timeout_ms) / 1000) + 5;
+	int t = (int)((s->connect_timeout_ms + s->timeout_ms) / 1000) + 1;
+	return t < 8 ? t : 8;
 }
 
 err_t api_credits_buy(struct req *r)

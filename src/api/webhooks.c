@@ -13,6 +13,16 @@
 #include "orgd/id.h"
 #include "orgd/pay.h"
 
+/* s if it is 1..64 printable ASCII characters (a provider's id), else NULL. */
+static const char *ascii_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return NULL;
+	return n >= 1 && n <= 64 ? s : NULL;
+}
+
 err_t api_webhook(struct req *r)
 {
 	const char *why = NULL;
@@ -33,13 +43,12 @@ err_t api_webhook(struct req *r)
 			       .amount = ev.amount,
 			       .currency = ev.currency,
 			       .org_id = ev.org_id,
-			       .intent_id = ev.intent_id};
+			       .intent_id = ascii_id(ev.intent_id)};
 	bool succeeded = strcmp(ev.type, "payment_intent.succeeded") == 0;
 	bool failed = strcmp(ev.type, "payment_intent.payment_failed") == 0;
 	s.how = succeeded ? SETTLE_SUCCEEDED : SETTLE_FAILED;
 	if (failed)
 		s.failure_code = api_failure_code(ev.failure_code);
-	/* a purchase id not shaped like ours names nothing, and never reaches SQL */
 	const char *purchase = ev.purchase_id && id_valid(ev.purchase_id, strlen(ev.purchase_id))
 				       ? ev.purchase_id
 				       : NULL;

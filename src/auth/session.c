@@ -84,6 +84,32 @@ err_t session_authenticate(const char *authorization, struct arena *a, struct ca
 	return err;
 }
 
+#define ORGS_OF_A_SESSION_MAX 1000
+
+err_t session_authenticate_orgs(const char *authorization, struct arena *a, struct caller *who)
+{
+	*who = (struct caller){0};
+	err_t err = verify(authorization, a, who);
+	if (err != ERR_OK)
+		return err;
+	struct session_user su;
+	struct org_ref *orgs = NULL;
+	size_t n = 0;
+	err = db_session_orgs(who->session_id, who->user_id, ORGS_OF_A_SESSION_MAX, a, &su, &orgs,
+			      &n);
+	if (err != ERR_OK)
+		return err;
+	who->email = su.email;
+	who->name = su.name;
+	who->email_verified = su.email_verified;
+	who->orgs = orgs;
+	who->norgs = n;
+	for (size_t i = 0; i < n && who->org_id[0]; i++)
+		if (strcmp(orgs[i].id, who->org_id) == 0)
+			who->role = orgs[i].role;
+	return ERR_OK;
+}
+
 err_t session_authenticate_org(const char *authorization, struct arena *a, struct caller *who,
 			       const char **msg)
 {

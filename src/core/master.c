@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "orgd/config.h"
+#include "orgd/db.h"
 #include "orgd/hashgate.h"
 #include "orgd/http.h"
 #include "orgd/keyring.h"
@@ -109,9 +110,11 @@ int master_run(void)
 		return 1;
 	}
 	int listen_fd = http_listen(cfg.socket, cfg.socket_user);
+	/* the pages the workers share: the bound on hashes at once, the database breaker */
 	if (listen_fd >= 0 &&
-	    hashgate_init((int)(sizeof slots / sizeof slots[0]), cfg.hash_limit)) {
-		log_error("msg=\"cannot map the shared page\"");
+	    (hashgate_init((int)(sizeof slots / sizeof slots[0]), cfg.hash_limit) ||
+	     db_shared_init())) {
+		log_error("msg=\"cannot map the shared pages\"");
 		close(listen_fd);
 		listen_fd = -1;
 	}

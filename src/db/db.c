@@ -10,6 +10,9 @@
 #include "dbi.h"
 
 #include <assert.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
@@ -27,6 +30,17 @@
 
 #define IDLE_PING 30 /* seconds unused after which a connection is pinged before use */
 
+/*
+ * Timeouts. A hung server (SIGSTOP, a stalled disk) must not hang requests: a
+ * connect gives up after 1 s, a read or write after 10 s (longer than the 5 s
+ * lock wait and the named locks' 8 s, which are legitimate waits), and the
+ * health check after HEALTH_MS whatever happens.
+ */
+#define CONNECT_TIMEOUT_S 1
+#define IO_TIMEOUT_S      10
+#define HEALTH_MS         800
+#define OPEN_FOR_MS       1000 /* the breaker stays open this long after a failure */
+
 static struct {
 	MYSQL *conn;
 	MYSQL_STMT *st[STMT__MAX];
@@ -35,6 +49,54 @@ static struct {
 } db;
 
 static struct db_settings settings;
+
+/*
+ * The breaker, shared by every worker of the master (a page mapped before the
+ * fork): once one worker finds the database unreachable or hung, every data
+ * call of every worker is 503 at once for OPEN_FOR_MS, but for one probe at
+ * a time that tries again; a success closes it. Without the shared page
+ * (unit tests, the mailer) each process keeps its own.
+ */
+struct breaker {
+	atomic_llong open_until; /* CLOCK_MONOTONIC ms; 0: closed */
+	atomic_llong probe_at;   /* when the last probe began */
+};
+static struct breaker local_breaker, *breaker = &local_breaker;
+
+int db_shared_init(void)
+{
+	void *p = mmap(NULL, sizeof *breaker, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	breaker = p;
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The database failed us: open the breaker (again). */
+static void trip(void)
+{
+	atomic_store(&breaker->open_until, now_ms() + OPEN_FOR_MS);
+}
+
+/* May this call go to the database? Closed, or open and this one is the probe (*open). */
+static bool may_try(bool *open)
+{
+	long long now = now_ms(), until = atomic_load(&breaker->open_until);
+	if (!until || now >= until)
+		return true;
+	*open = true;
+	long long last = atomic_load(&breaker->probe_at);
+	return now - last >= OPEN_FOR_MS / 2 &&
+	       atomic_compare_exchange_strong(&breaker->probe_at, &last, now);
+}
 
 void db_configure(const struct db_settings *s)
 {
@@ -70,8 +132,15 @@ static void drop_connection(void)
  * wait_timeout leaves a dead one behind, and nothing has been sent yet).
  * Inside a transaction there is no replacing it: what ran before is gone.
  */
+static err_t quick_ping(void);
+
 static err_t ready(void)
 {
+	bool open = false;
+	if (!db.in_tx && !may_try(&open))
+		return ERR_UNAVAILABLE; /* the breaker is open: 503 at once, for every worker */
+	if (open && db.conn && quick_ping() != ERR_OK) /* the probe: the old connection first */
+		return ERR_UNAVAILABLE;
 	time_t now = time(NULL);
 	if (db.conn && !db.in_tx && now - db.used > IDLE_PING && mysql_ping(db.conn) != 0) {
 		log_warn("msg=\"database connection went stale; reconnecting\" errno=%u",
@@ -117,6 +186,10 @@ static err_t classify(unsigned e, const char *msg, const char *what)
 	if (is_lost(e)) {
 		log_warn("msg=\"database connection lost\" errno=%u during=%s", e, what);
 		drop_connection();
+		/* a read that timed out or a server going down, not one connection killed or
+		   closed for idling: every worker may stop trying for a moment */
+		if (e == CR_SERVER_LOST || e == ER_SERVER_SHUTDOWN)
+			trip();
 		return ERR_UNAVAILABLE;
 	}
 	log_error("msg=\"database error\" errno=%u error=\"%s\" during=%s", e, msg, what);
@@ -151,8 +224,9 @@ err_t db_open(void)
 	db.conn = mysql_init(NULL);
 	if (!db.conn)
 		return ERR_UNAVAILABLE;
-	unsigned connect_timeout = 2, io_timeout = 30;
+	unsigned connect_timeout = CONNECT_TIMEOUT_S, io_timeout = IO_TIMEOUT_S;
 	my_bool off = 0;
+	mysql_options(db.conn, MYSQL_OPT_NONBLOCK, 0); /* the health check's ping may not wait */
 	mysql_options(db.conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
 	mysql_options(db.conn, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
 	mysql_options(db.conn, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
@@ -174,8 +248,10 @@ err_t db_open(void)
 		}
 		mysql_close(db.conn);
 		db.conn = NULL;
+		trip();
 		return ERR_UNAVAILABLE;
 	}
+	atomic_store(&breaker->open_until, 0); /* reached: close the breaker */
 	log_info("msg=\"database connected\"");
 	return ERR_OK;
 }
@@ -427,11 +503,53 @@ err_t db_sweep(int64_t now)
 	return err;
 }
 
+/* Wait for what a non-blocking call asks (status), until deadline (ms); the new status. */
+static int nb_wait(int status, long long deadline)
+{
+	struct pollfd p = {.fd = mysql_get_socket(db.conn)};
+	p.events = (status & MYSQL_WAIT_READ ? POLLIN : 0) |
+		   (status & MYSQL_WAIT_WRITE ? POLLOUT : 0) |
+		   (status & MYSQL_WAIT_EXCEPT ? POLLPRI : 0);
+	long long left = deadline - now_ms();
+	if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+		return -1;
+	return (p.revents & POLLIN ? MYSQL_WAIT_READ : 0) |
+	       (p.revents & POLLOUT ? MYSQL_WAIT_WRITE : 0) |
+	       (p.revents & POLLPRI ? MYSQL_WAIT_EXCEPT : 0);
+}
+
+/* Ping within HEALTH_MS, whatever the server does; a connection that fails is dropped. */
+static err_t quick_ping(void)
+{
+	long long deadline = now_ms() + HEALTH_MS;
+	int ret = 1;
+	int status = mysql_ping_start(&ret, db.conn);
+	while (status) {
+		int ready_ = nb_wait(status, deadline);
+		if (ready_ < 0) { /* no answer in time: this connection is of no use now */
+			log_warn("msg=\"database did not answer a ping in time\"");
+			break;
+		}
+		status = mysql_ping_cont(&ret, db.conn, ready_);
+	}
+	if (status || ret != 0) {
+		drop_connection();
+		trip();
+		return ERR_UNAVAILABLE;
+	}
+	db.used = time(NULL);
+	return ERR_OK;
+}
+
 err_t db_ping(struct arena *a)
 {
-	struct db_rows rows;
-	err_t err = db_query(STMT_PING, NULL, 0, a, &rows);
-	return err == ERR_OK && rows.n == 1 ? ERR_OK : ERR_UNAVAILABLE;
+	(void)a;
+	long long until = atomic_load(&breaker->open_until);
+	if (until && now_ms() < until) /* known down: say so at once, the probes find out */
+		return ERR_UNAVAILABLE;
+	if (!db.conn && db_open() != ERR_OK)
+		return ERR_UNAVAILABLE;
+	return quick_ping();
 }
 
 /* START TRANSACTION; a connection found dead here is replaced once (nothing ran on it). */

@@ -514,32 +514,45 @@ static const char *const webhook_outcomes[] = {
 	[WEBHOOK_UNKNOWN] = "unknown",     [WEBHOOK_IGNORED] = "ignored",
 };
 
+/* Settle p's purchase (of org_id) as c says; *found false if it is not that organization's. */
+static err_t webhook_settle(struct webhook *c, const char *org_id, bool *found)
+{
+	struct purchase p;
+	int64_t balance;
+	struct settle st = {org_id, c->purchase_id, c->s, NULL, c->now, c->a, &p, &balance};
+	err_t err = settle_tx(&st);
+	*found = err != ERR_NOT_FOUND;
+	if (err != ERR_OK)
+		return err == ERR_NOT_FOUND ? ERR_OK : err;
+	*c->out = st.mismatch ? WEBHOOK_MISMATCH : st.applied ? WEBHOOK_APPLIED : WEBHOOK_SETTLED;
+	return ERR_OK;
+}
+
 static err_t webhook_tx(void *arg)
 {
 	struct webhook *c = arg;
-	struct purchase p;
-	err_t err = ERR_NOT_FOUND;
+	err_t err = ERR_OK;
+	bool found = false;
 	*c->out = c->s ? WEBHOOK_UNKNOWN : WEBHOOK_IGNORED;
-	if (c->s && c->purchase_id)
+	/* the organization the event names first (no extra read); else the purchase's own,
+	   where the event's organization is checked and found wrong */
+	if (c->s && c->purchase_id && c->s->org_id)
+		err = webhook_settle(c, c->s->org_id, &found);
+	if (err == ERR_OK && c->s && c->purchase_id && !found) {
+		struct purchase p;
 		err = purchase_query(STMT_PURCHASE_GET, DB_ARGS(DB_STR(c->purchase_id)), c->a, &p);
-	if (err != ERR_OK && err != ERR_NOT_FOUND)
-		return err;
-	if (err == ERR_OK) { /* settle it as an answer would, the organization's lock first */
-		int64_t balance;
-		struct settle st = {p.org_id, p.id, c->s, NULL, c->now, c->a, &p, &balance};
-		err = settle_tx(&st);
-		if (err != ERR_OK)
-			return err;
-		*c->out = st.mismatch  ? WEBHOOK_MISMATCH
-			  : st.applied ? WEBHOOK_APPLIED
-				       : WEBHOOK_SETTLED;
+		if (err == ERR_OK)
+			err = webhook_settle(c, p.org_id, &found);
+		else if (err == ERR_NOT_FOUND)
+			err = ERR_OK;
 	}
+	if (err != ERR_OK)
+		return err;
 	/* the event's id, unique: a concurrent copy waits here, then finds it and rolls back */
-	err = db_exec(STMT_WEBHOOK_INSERT,
-		      DB_ARGS(DB_STR(c->event_id), DB_STR(c->type), OPT_STR(c->purchase_id),
-			      DB_STR(webhook_outcomes[*c->out]), DB_INT(c->now)),
-		      NULL);
-	return err;
+	return db_exec(STMT_WEBHOOK_INSERT,
+		       DB_ARGS(DB_STR(c->event_id), DB_STR(c->type), OPT_STR(c->purchase_id),
+			       DB_STR(webhook_outcomes[*c->out]), DB_INT(c->now)),
+		       NULL);
 }
 
 err_t db_webhook_apply(const char *event_id, const char *type, const char *purchase_id,

@@ -247,12 +247,10 @@ void db_ledger_row(const struct db_rows *rows, size_t i, void *item)
 
 err_t db_dashboard(const char *org_id, const char *period, struct arena *a, struct dashboard *d)
 {
-	struct db_rows rows, envs;
+	struct db_rows rows;
 	err_t err = db_query(STMT_DASHBOARD, DB_ARGS(DB_STR(period), DB_STR(org_id)), a, &rows);
 	if (err == ERR_OK && rows.n == 0)
 		err = ERR_NOT_FOUND;
-	if (err == ERR_OK)
-		err = db_query(STMT_DASHBOARD_ENVS, DB_ARGS(DB_STR(org_id)), a, &envs);
 	if (err != ERR_OK)
 		return err;
 	const struct dbv *plan_id = DB_CELL(&rows, 0, 2);
@@ -273,16 +271,19 @@ err_t db_dashboard(const char *org_id, const char *period, struct arena *a, stru
 		.pm_last4 = DB_CELL(&rows, 0, 9)->s,
 		.ar = db_auto_recharge(&rows, 0, 10),
 	};
-	d->nenvs = envs.n;
-	d->envs = arena_alloc(a, (d->nenvs ? d->nenvs : 1) * sizeof *d->envs);
+	/* one row per environment (columns 14..17), or one of NULLs without any */
+	d->envs = arena_alloc(a, rows.n * sizeof *d->envs);
 	if (!d->envs)
 		return ERR_INTERNAL;
-	for (size_t i = 0; i < d->nenvs; i++)
-		d->envs[i] = (struct environment_ref){
-			.id = DB_CELL(&envs, i, 0)->s,
-			.name = DB_CELL(&envs, i, 1)->s,
-			.kind = DB_CELL(&envs, i, 2)->s,
-			.status = DB_CELL(&envs, i, 3)->s,
+	for (size_t i = 0; i < rows.n; i++) {
+		if (DB_CELL(&rows, i, 14)->t == DBV_NULL)
+			continue;
+		d->envs[d->nenvs++] = (struct environment_ref){
+			.id = DB_CELL(&rows, i, 14)->s,
+			.name = DB_CELL(&rows, i, 15)->s,
+			.kind = DB_CELL(&rows, i, 16)->s,
+			.status = DB_CELL(&rows, i, 17)->s,
 		};
+	}
 	return ERR_OK;
 }

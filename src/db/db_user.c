@@ -4,6 +4,8 @@
  */
 #include "orgd/db_user.h"
 
+#include "orgd/db_org.h"
+
 #include <assert.h>
 
 #include "dbi.h"
@@ -249,6 +251,34 @@ err_t db_session_member(const char *sid, const char *user_id, const char *org_id
 		.name = DB_CELL(&rows, 0, 2)->s,
 		.email_verified = DB_CELL(&rows, 0, 3)->i != 0,
 	};
+	return ERR_OK;
+}
+
+err_t db_session_orgs(const char *sid, const char *user_id, int64_t max, struct arena *a,
+		      struct session_user *out, struct org_ref **orgs, size_t *n)
+{
+	struct db_rows rows;
+	err_t err = db_query(STMT_SESSION_ORGS, DB_ARGS(DB_STR(sid), DB_STR(user_id), DB_INT(max)),
+			     a, &rows);
+	*n = 0;
+	if (err != ERR_OK)
+		return err;
+	if (rows.n == 0)
+		return ERR_UNAUTHENTICATED;
+	*out = (struct session_user){
+		.role = ROLE_NONE,
+		.email = DB_CELL(&rows, 0, 0)->s,
+		.name = DB_CELL(&rows, 0, 1)->s,
+		.email_verified = DB_CELL(&rows, 0, 2)->i != 0,
+	};
+	*orgs = arena_alloc(a, rows.n * sizeof **orgs);
+	if (!*orgs)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < rows.n; i++) /* a user without any: one row of NULLs */
+		if (DB_CELL(&rows, i, 3)->t != DBV_NULL)
+			(*orgs)[(*n)++] =
+				(struct org_ref){DB_CELL(&rows, i, 3)->s, DB_CELL(&rows, i, 4)->s,
+						 db_role(DB_CELL(&rows, i, 5))};
 	return ERR_OK;
 }
 

@@ -34,13 +34,15 @@ const struct body_spec list_query = {list_fields, 2, sizeof(struct list_q)};
 const struct body_spec list_query_loose = {list_fields_loose, 2, sizeof(struct list_q)};
 
 /* Who is calling, for each kind of route. */
-static err_t authenticate(struct req *r, enum auth kind)
+static err_t authenticate(struct req *r, const struct route *rt)
 {
-	switch (kind) {
+	switch (rt->auth) {
 	case AUTH_NONE:
 		return ERR_OK;
 	case AUTH_SESSION:
-		return session_authenticate(r->authorization, &r->arena, &r->caller);
+		return rt->caller_orgs
+			       ? session_authenticate_orgs(r->authorization, &r->arena, &r->caller)
+			       : session_authenticate(r->authorization, &r->arena, &r->caller);
 	case AUTH_VERIFIED: {
 		err_t err = session_authenticate(r->authorization, &r->arena, &r->caller);
 		if (err == ERR_OK && !r->caller.email_verified) {
@@ -265,7 +267,7 @@ static err_t run(struct req *r)
 		return err;
 	r->route = rt;
 
-	if ((err = authenticate(r, rt->auth)) != ERR_OK)
+	if ((err = authenticate(r, rt)) != ERR_OK)
 		return err;
 	struct authz_target t = {r->path_id, ROLE_NONE, ROLE_NONE};
 	if (rt->auth == AUTH_ORG && (err = authz_check(rt->op, &r->caller, &t)) != ERR_OK)

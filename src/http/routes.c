@@ -39,7 +39,7 @@ const struct route routes[] = {
 	 .body = BODY(switch_fields, struct switch_in)},
 	{M_POST, "/v1/auth/logout", SIGNED(api_logout)},
 	{M_GET, "/v1/auth/jwks.json", PUBLIC(api_jwks)},
-	{M_GET, "/v1/me", SIGNED(api_me)},
+	{M_GET, "/v1/me", SIGNED(api_me), .caller_orgs = true},
 
 	/* organizations and members */
 	{M_GET, "/v1/orgs", SIGNED(api_orgs_list), LIST},

@@ -40,8 +40,8 @@ err_t db_outbox_claim(int64_t now, int64_t lease, int64_t limit, struct arena *a
 err_t db_outbox_sent(int64_t id, int64_t now);
 /* Message id failed: due again at next, or (give_up) never again. */
 err_t db_outbox_retry(int64_t id, int64_t next, bool give_up, int64_t now);
-/* Messages not yet sent nor given up. */
-err_t db_outbox_backlog(int64_t *n);
+/* Messages not yet sent nor given up (*n), and those given up (*failed). */
+err_t db_outbox_backlog(int64_t *n, int64_t *failed);
 
 /*
  * What the mailer issues for a reset request: fills *t and *m for the user

@@ -12,6 +12,9 @@
 
 #include "orgd/req.h"
 
+/* GET /metrics (metrics_page.c): the shared counters in Prometheus's text format. */
+err_t http_metrics_page(struct req *r);
+
 /* The method's name ("GET", ...; "OTHER" for M__MAX). */
 const char *http_method_name(enum method m);
 

@@ -60,6 +60,7 @@ struct req {
 	const char *err_field; /* on error: the field at fault, or NULL */
 	const char *err_msg;   /* on error: a message, or NULL for err_message() */
 	const char *allow;     /* on 405: the methods the path takes */
+	const char *out_type;  /* the answer's Content-Type; NULL: application/json */
 
 	struct arena arena; /* every per-request allocation */
 	void *transport;    /* the FCGX_Request */

@@ -14,6 +14,7 @@
 #include "orgd/db_cron.h"
 #include "orgd/db_idem.h"
 #include "orgd/db_pay.h"
+#include "orgd/metrics.h"
 #include "orgd/pay.h"
 
 const struct jfield sweep_fields[2] = {
@@ -77,6 +78,8 @@ static err_t charge_batch(struct req *r, const struct cron_batch *batch, struct 
 
 static void write_counts(struct req *r, const char *done, const struct sweep_counts *c)
 {
+	metrics_add(MET_SWEPT_SUCCEEDED, (uint64_t)c->succeeded);
+	metrics_add(MET_SWEPT_FAILED, (uint64_t)c->failed);
 	jw_obj(&r->w);
 	jw_kint(&r->w, "scanned", c->scanned);
 	jw_kint(&r->w, done, c->succeeded);
@@ -105,6 +108,7 @@ err_t api_sweep_auto_recharge(struct req *r)
 		err = db_cron_auto_recharge_left(since, &c.remaining);
 	if (err == ERR_OK)
 		write_counts(r, "charged", &c);
+	metrics_add(MET_SWEEP_AUTO_RECHARGE, 1);
 	return err;
 }
 
@@ -120,6 +124,7 @@ err_t api_sweep_renewals(struct req *r)
 		err = db_cron_renewals_left(now, &c.remaining);
 	if (err == ERR_OK)
 		write_counts(r, "renewed", &c);
+	metrics_add(MET_SWEEP_RENEWALS, 1);
 	return err;
 }
 
@@ -135,5 +140,6 @@ err_t api_sweep_reconcile(struct req *r)
 		err = db_cron_reconcile_left(now, &c.remaining);
 	if (err == ERR_OK)
 		write_counts(r, "settled", &c);
+	metrics_add(MET_SWEEP_RECONCILE, 1);
 	return err;
 }

@@ -19,6 +19,7 @@
 #include "orgd/http.h"
 #include "orgd/keyring.h"
 #include "orgd/log.h"
+#include "orgd/metrics.h"
 #include "orgd/worker.h"
 
 #define WORKERS_MAX        256
@@ -82,6 +83,8 @@ static bool reap(void)
 				continue;
 			slots[i].pid = 0;
 			hashgate_reap((int)i); /* a place it held among the hashes is free again */
+			if (!slots[i].retired)
+				metrics_add(MET_WORKER_RESTARTS, 1);
 			if (WIFSIGNALED(status))
 				log_warn("msg=\"worker died\" worker=%d signal=%d", (int)pid,
 					 WTERMSIG(status));
@@ -113,7 +116,7 @@ int master_run(void)
 	/* the pages the workers share: the bound on hashes at once, the database breaker */
 	if (listen_fd >= 0 &&
 	    (hashgate_init((int)(sizeof slots / sizeof slots[0]), cfg.hash_limit) ||
-	     db_shared_init())) {
+	     db_shared_init() || metrics_init())) {
 		log_error("msg=\"cannot map the shared pages\"");
 		close(listen_fd);
 		listen_fd = -1;

@@ -22,6 +22,7 @@
 
 #include "orgd/db_idem.h"
 #include "orgd/log.h"
+#include "orgd/metrics.h"
 #include "sql.h"
 
 #define DB_PARAMS_MAX 32
@@ -192,6 +193,7 @@ static err_t classify(unsigned e, const char *msg, const char *what)
 			trip();
 		return ERR_UNAVAILABLE;
 	}
+	metrics_add(MET_DB_ERRORS, 1);
 	log_error("msg=\"database error\" errno=%u error=\"%s\" during=%s", e, msg, what);
 	return ERR_INTERNAL;
 }
@@ -252,6 +254,10 @@ err_t db_open(void)
 		return ERR_UNAVAILABLE;
 	}
 	atomic_store(&breaker->open_until, 0); /* reached: close the breaker */
+	static bool connected_before;
+	if (connected_before)
+		metrics_add(MET_DB_RECONNECTS, 1);
+	connected_before = true;
 	log_info("msg=\"database connected\"");
 	return ERR_OK;
 }
@@ -385,7 +391,9 @@ static err_t query_once(enum stmt st, const struct dbv *in, size_t nin, struct a
 	for (size_t c = 0; c < ncols && rows->cell; c++) {
 		b[c].is_null = &nulls[c];
 		b[c].length = &lens[c];
-		if (is_int_type(fields[c].type)) {
+		/* integers, and decimals without a fraction (SUM() of integers is one) */
+		if (is_int_type(fields[c].type) ||
+		    (fields[c].type == MYSQL_TYPE_NEWDECIMAL && fields[c].decimals == 0)) {
 			b[c].buffer_type = MYSQL_TYPE_LONGLONG;
 			b[c].buffer = &ints[c];
 		} else {

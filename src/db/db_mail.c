@@ -64,12 +64,13 @@ err_t db_outbox_retry(int64_t id, int64_t next, bool give_up, int64_t now)
 		       DB_ARGS(DB_INT(next), give_up ? DB_INT(now) : DB_NULL, DB_INT(id)), NULL);
 }
 
-err_t db_outbox_backlog(int64_t *n)
+err_t db_outbox_backlog(int64_t *n, int64_t *failed)
 {
 	struct arena a = {0};
 	struct db_rows rows;
 	err_t err = db_query(STMT_OUTBOX_BACKLOG, NULL, 0, &a, &rows);
 	*n = err == ERR_OK && rows.n ? DB_CELL(&rows, 0, 0)->i : 0;
+	*failed = err == ERR_OK && rows.n ? DB_CELL(&rows, 0, 1)->i : 0;
 	arena_free(&a);
 	return err;
 }

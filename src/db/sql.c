@@ -66,7 +66,7 @@ const char *const sql_text[STMT__MAX] = {
 		"UPDATE email_tokens SET used_at = FROM_UNIXTIME(?) WHERE hash = ?",
 	/* a user's tokens of a kind made since each of two times */
 	[STMT_TOKENS_RECENT] =
-		"SELECT COALESCE(SUM(created_at > FROM_UNIXTIME(?)), 0), COUNT(*) FROM email_tokens"
+		"SELECT COUNT(IF(created_at > FROM_UNIXTIME(?), 1, NULL)), COUNT(*) FROM email_tokens"
 		" WHERE user_id = ? AND kind = ? AND created_at > FROM_UNIXTIME(?)",
 	[STMT_RESET_INSERT] =
 		"INSERT INTO reset_requests (email, at) VALUES (?, FROM_UNIXTIME(?))",
@@ -93,7 +93,8 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_OUTBOX_RETRY] =
 		"UPDATE outbox SET next_at = FROM_UNIXTIME(?), failed_at = FROM_UNIXTIME(?) WHERE id = ?",
 	[STMT_OUTBOX_BACKLOG] =
-		"SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+		"SELECT (SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL),"
+		" (SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NOT NULL)",
 	[STMT_SESSION_INSERT] =
 		"INSERT INTO sessions (id, user_id, created_at, expires_at)"
 		" VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",

@@ -15,6 +15,7 @@
 #include "orgd/http.h"
 #include "orgd/id.h"
 #include "orgd/log.h"
+#include "orgd/metrics.h"
 #include "orgd/route.h"
 #include "orgd/session.h"
 
@@ -142,11 +143,12 @@ static const struct jfield *field_named(const struct body_spec *spec, const char
 	return NULL;
 }
 
-/* What a 400 on field f says. */
+/* What a 400 on field f says: what the field must be. */
 static const char *field_message(struct req *r, const struct jfield *f)
 {
 	if (!f)
 		return "This field is not one orgd takes here.";
+	const char *m = NULL;
 	switch (f->type) {
 	case JF_ENUM: {
 		struct buf b = {0};
@@ -154,15 +156,32 @@ static const char *field_message(struct req *r, const struct jfield *f)
 		for (size_t k = 0; f->enums[k]; k++)
 			buf_printf(&b, "%s \"%s\"", k ? "," : "", f->enums[k]);
 		buf_putc(&b, '.');
-		const char *m = b.oom ? NULL : arena_strndup(&r->arena, b.p, b.len);
+		m = b.oom ? NULL : arena_strndup(&r->arena, b.p, b.len);
 		buf_free(&b);
-		return m ? m : "This field is not one of the allowed values.";
+		break;
 	}
 	case JF_EMAIL:
 		return "This is not a valid email address.";
+	case JF_STRING:
+		m = f->max ? arena_printf(&r->arena,
+					  "%s must be a string of %lld to %lld characters.",
+					  f->name, (long long)f->min, (long long)f->max)
+			   : arena_printf(&r->arena, "%s must be a string.", f->name);
+		break;
+	case JF_INT:
+		m = arena_printf(&r->arena, "%s must be an integer from %lld to %lld.", f->name,
+				 (long long)f->min, (long long)f->max);
+		break;
+	case JF_BOOL:
+		m = arena_printf(&r->arena, "%s must be true or false.", f->name);
+		break;
+	case JF_ID:
+		m = arena_printf(&r->arena, "%s must be an id (a string).", f->name);
+		break;
 	default:
-		return "This field is missing, of the wrong type or out of range.";
+		break;
 	}
+	return m ? m : "This field is missing, of the wrong type or out of range.";
 }
 
 /* A decimal in min..max: digits only, an optional '-', no sign or space else. */
@@ -341,6 +360,7 @@ void dispatch(struct req *r)
 	http_respond(r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	long us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	metrics_request(r->route ? (size_t)(r->route - routes) : METRICS_ROUTES - 1, r->status, us);
 	/* the path is the route's pattern: ids, emails or tokens never reach the log */
 	log_info("method=%s route=%s status=%d us=%ld%s%s", http_method_name(r->method),
 		 r->route ? r->route->path : "-", r->status, us, err ? " error=" : "",

@@ -221,8 +221,8 @@ void http_respond(struct req *r)
 	bool body = r->status != 204 && r->out.len;
 	buf_printf(&head, "Status: %d %s\r\n", r->status, status_reason(r->status));
 	if (body)
-		buf_printf(&head, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-			   r->out.len);
+		buf_printf(&head, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+			   r->out_type ? r->out_type : "application/json", r->out.len);
 	if (r->status == 405 && r->allow)
 		buf_printf(&head, "Allow: %s\r\n", r->allow);
 	if (r->status == 401)

@@ -9,6 +9,7 @@
 #include "orgd/route.h"
 
 #include "orgd/api.h"
+#include "orgd/http.h"
 
 /* Shorthands for who may reach a route (and its operation) and its handler. */
 #define PUBLIC(h)   .auth = AUTH_NONE, .fn = (h)
@@ -19,8 +20,9 @@
 #define LIST        .query = &list_query
 
 const struct route routes[] = {
-	/* health */
+	/* health, and the metrics (nginx lets only 127.0.0.1 reach /metrics) */
 	{M_GET, "/v1/health", PUBLIC(api_health)},
+	{M_GET, "/metrics", PUBLIC(http_metrics_page)},
 
 	/* sessions */
 	{M_POST, "/v1/auth/signup", PUBLIC(api_signup),

@@ -29,6 +29,7 @@
 
 #include "orgd/json.h"
 #include "orgd/log.h"
+#include "orgd/metrics.h"
 
 #define CONNECT_TIMEOUT_DEFAULT 2000L
 #define TIMEOUT_DEFAULT         5000L
@@ -440,6 +441,8 @@ static err_t finish(struct call *c, bool sent, struct pay_result *out, read_ok_f
 	}
 
 	const char *code = out->code[0] ? out->code : NULL;
+	if (sent)
+		metrics_provider((int)out->outcome, out->us);
 	enum log_level lvl =
 		out->outcome == PAY_OK || out->outcome == PAY_DECLINED ? LOG_INFO : LOG_WARN;
 	if (sent && c->curl != CURLE_OK && !c->too_large && !c->oom)

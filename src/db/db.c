@@ -39,7 +39,7 @@
  */
 #define CONNECT_TIMEOUT_S 1
 #define IO_TIMEOUT_S      10
-#define HEALTH_MS         800
+#define HEALTH_MS         600
 #define OPEN_FOR_MS       1000 /* the breaker stays open this long after a failure */
 
 static struct {

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "orgd/db_usage.h"
 #include "orgd/id.h"
 
 #include "dbi.h"
@@ -124,8 +125,14 @@ static err_t renewals_tx(void *arg)
 			c->out->failed++;
 			continue;
 		}
-		struct purchase_new p = {PURCHASE_PLAN, 0, DB_CELL(&rows, i, 3)->i,
-					 DB_CELL(&rows, i, 1)->s};
+		const struct dbv *plan_id = DB_CELL(&rows, i, 1);
+		const struct plan *plan;
+		err = db_plan_find(plan_id->s, plan_id->len, &plan);
+		if (err != ERR_OK)
+			return err == ERR_NOT_FOUND ? ERR_INTERNAL : err;
+		if (plan->price_cents <= 0) /* a period on a free plan: nothing to renew */
+			continue;
+		struct purchase_new p = {PURCHASE_PLAN, 0, plan->price_cents, plan->id};
 		const char *key = arena_printf(c->a, "renew:%s:%lld:%lld", org,
 					       (long long)period_end, (long long)failures + 1);
 		err = claim_one(c->out, org, &p, key, customer, pm, period_end, c->now, c->a);

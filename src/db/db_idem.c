@@ -63,5 +63,26 @@ err_t db_idem_settle_in_tx(const char *org_id, struct db_idem *idem, err_t outco
 				    DB_STRN(idem->out->p ? idem->out->p : "", idem->out->len),
 				    DB_STR(org_id), DB_STR(idem->key)),
 			    &n);
-	return err == ERR_OK && n != 1 ? ERR_INTERNAL : err; /* the claim must be ours, here */
+	if (err != ERR_OK || n == 1)
+		return err;
+	/*
+	 * Answered already: a repeat of the key ran while this request was at the
+	 * provider (its named lock went with a lost connection). The first answer
+	 * stays, and is this request's too.
+	 */
+	struct arena a = {0};
+	struct db_rows rows;
+	err = db_query(STMT_IDEM_ANSWER, DB_ARGS(DB_STR(org_id), DB_STR(idem->key)), &a, &rows);
+	if (err == ERR_OK && (rows.n != 1 || DB_CELL(&rows, 0, 0)->i == 0))
+		err = ERR_INTERNAL; /* the claim must be there, answered */
+	if (err == ERR_OK) {
+		const struct dbv *body = DB_CELL(&rows, 0, 1);
+		idem->status = (int)DB_CELL(&rows, 0, 0)->i;
+		idem->replayed = true;
+		buf_clear(idem->out);
+		buf_put(idem->out, body->s, body->len);
+		err = idem->out->oom ? ERR_INTERNAL : ERR_OK;
+	}
+	arena_free(&a);
+	return err;
 }

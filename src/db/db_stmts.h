@@ -90,6 +90,7 @@ enum stmt {
 	STMT_IDEM_GET,
 	STMT_IDEM_DELETE,
 	STMT_IDEM_STORE,
+	STMT_IDEM_ANSWER,
 	/* billing, purchases, webhook_events: db_pay.c */
 	STMT_BILLING_GET,
 	STMT_BILLING_LOCK,

@@ -300,7 +300,10 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_IDEM_DELETE] =
 		"DELETE FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
 	[STMT_IDEM_STORE] =
-		"UPDATE idempotency_keys SET status = ?, response = ? WHERE org_id = ? AND idem_key = ?",
+		"UPDATE idempotency_keys SET status = ?, response = ?"
+		" WHERE org_id = ? AND idem_key = ? AND status = 0",
+	[STMT_IDEM_ANSWER] =
+		"SELECT status, response FROM idempotency_keys WHERE org_id = ? AND idem_key = ?",
 
 	/* billing: the organization's row, and its billing row when there is one */
 	[STMT_BILLING_GET] =
@@ -379,14 +382,17 @@ const char *const sql_text[STMT__MAX] = {
 		"SELECT COUNT(*)" AR_ELIGIBLE,
 	[STMT_AR_ATTEMPT] =
 		"UPDATE org_billing SET ar_last_at = FROM_UNIXTIME(?) WHERE org_id = ?",
+/* only a paid plan has a period (a plan without a price has current_period_end NULL); the
+   plans table is not joined, so that the claim's row locks are the organizations' alone
+   and two sweeps at once split them instead of skipping each other's plan rows */
 #define RENEWAL_DUE \
-	" FROM orgs o JOIN plans pl ON pl.id = o.plan_id LEFT JOIN org_billing b ON b.org_id = o.id" \
-	" WHERE o.current_period_end <= FROM_UNIXTIME(?) AND pl.price_cents > 0" \
+	" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id" \
+	" WHERE o.current_period_end <= FROM_UNIXTIME(?)" \
 	"  AND (b.renewal_next_at IS NULL OR b.renewal_next_at <= FROM_UNIXTIME(?))" \
 	"  AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.org_id = o.id" \
 	"   AND p.kind = 'plan' AND p.status = 'pending')"
 	[STMT_RENEWAL_CANDIDATES] =
-		"SELECT o.id, o.plan_id, UNIX_TIMESTAMP(o.current_period_end), pl.price_cents,"
+		"SELECT o.id, o.plan_id, UNIX_TIMESTAMP(o.current_period_end), 0,"
 		" COALESCE(b.renewal_failures, 0), b.customer_id, b.pm_id"
 		RENEWAL_DUE " ORDER BY o.current_period_end LIMIT ? FOR UPDATE SKIP LOCKED",
 	[STMT_RENEWAL_REMAINING] =

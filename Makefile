@@ -11,7 +11,8 @@ BUILD   := build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
-CPPFLAGS_ORGD = -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+CPPFLAGS_ORGD = -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DORGD_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -30,7 +31,7 @@ FUZZERS    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # objects are kept between runs (they are not mere intermediates)
 .SECONDARY:
 
-.PHONY: all orgd run test test-asan bench fuzz install-deps units clean format _build _test _units _fuzz
+.PHONY: all orgd run test test-asan test-valgrind bench fuzz install-deps units clean format _build _test _units _fuzz
 .DEFAULT_GOAL := all
 
 all: install-deps
@@ -40,7 +41,7 @@ install-deps:
 	@scripts/install-deps
 
 run: all
-	@exec scripts/stack run
+	@ORGD_DEV_MAIL=$${ORGD_DEV_MAIL:-1} exec scripts/stack run
 
 test: install-deps
 	@$(MAKE) --no-print-directory _build _units
@@ -48,6 +49,12 @@ test: install-deps
 
 bench: all
 	@scripts/bench
+
+bench-cron: all
+	@scripts/bench-cron
+
+chaos: all
+	@scripts/chaos
 
 fuzz: install-deps
 	@$(MAKE) --no-print-directory _fuzz
@@ -60,6 +67,24 @@ units: install-deps
 test-asan: install-deps
 	@$(MAKE) --no-print-directory _units $(BUILD)/asan-orgd
 	@ORGD_BIN=$(abspath $(BUILD)/asan-orgd) ORGD_SANITIZED=1 scripts/test
+
+# The integration suite again, against build/orgd under valgrind's memcheck
+# (scripts/valgrind-orgd): one worker, its own stack in var/valgrind on port
+# VALGRIND_PORT (and the two after it); then scripts/valgrind-check fails on any
+# memcheck error or definite leak in var/valgrind/log/valgrind-<pid>.log.
+# Opt-in and slow: not part of `make test`. The one integration case a valgrind'ed
+# worker is too slow for (test_identity::sign_in_flood..., 15 s of signed-in requests
+# during a sign-in flood) fails here; see scripts/valgrind-check for the report left aside.
+VALGRIND_PORT ?= 18380
+VALGRIND_TESTS ?= $(wildcard tests/integration/test_*.py)
+test-valgrind: install-deps
+	@grep -q 'ORGD_TEST_VAR' scripts/test || { echo "test-valgrind: scripts/test does not take ORGD_TEST_VAR, ORGD_TEST_WORKERS and ORGD_VALGRIND yet"; exit 2; }
+	@$(MAKE) --no-print-directory _build
+	@ORGD_BIN=$(abspath scripts/valgrind-orgd) ORGD_VALGRIND=1 \
+	    ORGD_TEST_VAR=$(abspath var/valgrind) ORGD_TEST_WORKERS=1 \
+	    ORGD_TEST_HTTP_PORT=$(VALGRIND_PORT) ORGD_TEST_TIMEOUT=$${ORGD_TEST_TIMEOUT:-5400} \
+	    ORGD_UP_TIMEOUT=$${ORGD_UP_TIMEOUT:-120} ORGD_STOP_TIMEOUT=$${ORGD_STOP_TIMEOUT:-300} \
+	    scripts/test $(VALGRIND_TESTS)
 
 $(BUILD)/asan-orgd: $(ASAN_OBJ) $(BUILD)/asan/src/core/main.o
 	@echo '  LD   $@'
@@ -81,12 +106,12 @@ $(BUILD)/fcgi-hello: tests/bench/fcgi_hello.c
 	@echo '  CC   $@'
 	@$(CC) $(CPPFLAGS_ORGD) $(CFLAGS) $(WARN) -o $@ $< $(PKG_LIBS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/orgd/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard include/orgd/*.h src/*/*.h)
 	@mkdir -p $(@D)
 	@echo '  CC   $<'
 	@$(CC) $(CPPFLAGS_ORGD) $(CFLAGS) $(WARN) -c -o $@ $<
 
-$(BUILD)/asan/%.o: %.c $(wildcard include/orgd/*.h)
+$(BUILD)/asan/%.o: %.c $(wildcard include/orgd/*.h src/*/*.h)
 	@mkdir -p $(@D)
 	@echo '  CC   $< (asan)'
 	@$(CC) $(CPPFLAGS_ORGD) -O1 -g $(SAN) $(WARN) -c -o $@ $<
@@ -101,11 +126,15 @@ $(BUILD)/asan-unit/%: tests/unit/%.c tests/unit/t.h $(ASAN_OBJ)
 	@echo '  CC   $@'
 	@$(CC) $(CPPFLAGS_ORGD) -Itests/unit -O1 -g $(SAN) $(WARN) -o $@ $< $(ASAN_OBJ) $(PKG_LIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/orgd/*.h)
+# A target that #includes a file of src/ (to reach its static functions) is linked
+# without that file's own copy: FUZZ_INCLUDES_<target>.
+FUZZ_INCLUDES_fuzz_query := src/http/dispatch.c
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/orgd/*.h tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	@echo '  FUZZ $@'
 	@$(CLANG) $(CPPFLAGS_ORGD) -O1 -g -fsanitize=fuzzer,address,undefined $(WARN) \
-	    -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+	    -o $@ $< $(filter-out $(FUZZ_INCLUDES_$*),$(LIB_SRC)) $(PKG_LIBS)
 
 format:
 	clang-format -i $(shell find src include tests/unit tests/fuzz tests/bench -name '*.[ch]')

@@ -1,4 +1,5 @@
-"""orgdtest: the integration tests' small library (python3 standard library only).
+"""orgdtest: the integration tests' small library (python3 standard library, and Debian's
+python3-jsonschema and python3-yaml for the answers' validation).
 
 A test file registers its cases with @test and ends with main():
 
@@ -16,7 +17,15 @@ counts those lines. The environment comes from scripts/test: ORGD_TEST_URL (ngin
 ORGD_TEST_SOCKET (orgd's FastCGI socket), ORGD_VAR (the test stack), ORGD_REPO.
 
 What is here:
-- HTTP through nginx: req(), url.
+- HTTP through nginx: req(), url. Every answer req() receives is validated against
+  schema/openapi.yaml (tests/openapi/validate.py: the operation by method and path, the
+  response by status, its JSON body by the response's schema); one that does not validate
+  fails the test that received it. main() prints "INFO openapi: N responses validated"
+  at the end (scripts/test adds them up). The validator needs Debian's python3-jsonschema
+  and python3-yaml: scripts/test runs the tests with /usr/bin/python3, and a test file
+  started by another python3 without them runs itself again under /usr/bin/python3.
+  ORGD_OPENAPI_VALIDATE=0 turns the validation off, ORGD_OPENAPI_DOC names another
+  document (both to debug; scripts/test sets neither).
 - Raw FastCGI to orgd's socket: fcgi_record(), fcgi_nv(), fcgi_params(),
   fcgi_request(), fcgi_exchange(), fcgi_call().
 - Concurrency: concurrently().
@@ -40,6 +49,32 @@ import time
 import traceback
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+
+
+def _run_under_debian_python():
+    """The answers' validation needs Debian's python3-jsonschema and python3-yaml, modules
+    of Debian's /usr/bin/python3 (another python3 may come first on PATH): a test file run
+    by another interpreter that lacks them runs itself again under /usr/bin/python3."""
+    if os.environ.get("ORGD_OPENAPI_VALIDATE", "1") == "0" or os.environ.get("ORGD_PYTHON_REEXEC"):
+        return
+    try:
+        import jsonschema  # noqa: F401
+        import yaml  # noqa: F401
+        return
+    except ImportError:
+        pass
+    debian = "/usr/bin/python3"
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if (not main_file or not os.access(debian, os.X_OK)
+            or os.path.realpath(sys.executable) == os.path.realpath(debian)):
+        return  # the first req() says what is missing
+    os.environ["ORGD_PYTHON_REEXEC"] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(debian, [debian, os.path.abspath(main_file)] + sys.argv[1:])
+
+
+_run_under_debian_python()
 
 REPO = os.environ.get("ORGD_REPO") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -111,9 +146,60 @@ def req(method, path, body=None, headers=None, token=None, raw=None,
             pass  # nginx may answer (413) and close before the whole body is sent
         resp = conn.getresponse()
         rawbody = resp.read()
-        return resp.status, resp.headers, _json_or_none(rawbody), rawbody
     finally:
         conn.close()
+    openapi_check(method, path, resp.status, resp.headers, rawbody)
+    return resp.status, resp.headers, _json_or_none(rawbody), rawbody
+
+
+# --- every answer against schema/openapi.yaml ----------------------------------------------
+
+_openapi = {"doc": None, "error": None, "validated": 0, "outside": 0, "violations": []}
+_openapi_lock = threading.Lock()
+OPENAPI_VALIDATE = os.environ.get("ORGD_OPENAPI_VALIDATE", "1") != "0"  # 0: off, to debug
+# another document to validate against (to debug one; scripts/test never sets it)
+OPENAPI_DOC = os.environ.get("ORGD_OPENAPI_DOC") or os.path.join(REPO, "schema", "openapi.yaml")
+
+
+def _openapi_doc():
+    """The loaded schema/openapi.yaml (once), or raises Failure saying why it cannot be."""
+    with _openapi_lock:
+        if _openapi["doc"] is None and _openapi["error"] is None:
+            try:
+                sys.path.insert(0, os.path.join(REPO, "tests", "openapi"))
+                import validate  # tests/openapi/validate.py
+                _openapi["doc"] = validate.Document(OPENAPI_DOC)
+            except Exception as e:  # noqa: BLE001 - every test fails, saying why
+                _openapi["error"] = f"openapi: cannot validate answers: {type(e).__name__}: {e}"
+        if _openapi["error"]:
+            raise Failure(_openapi["error"])
+        return _openapi["doc"]
+
+
+def openapi_check(method, path, status, headers, rawbody):
+    """Validates one answer against the schema of its operation and status; raises Failure
+    (and records the violation for main()) if it does not validate."""
+    if not OPENAPI_VALIDATE:
+        return
+    doc = _openapi_doc()
+    problems, kind = doc.check(method, path, status, headers, rawbody)
+    with _openapi_lock:
+        _openapi["validated"] += 1
+        if kind == "outside":
+            _openapi["outside"] += 1
+        if problems:
+            msg = f"openapi: {method} {path.split('?', 1)[0][:120]} -> {status}: {problems[0]}"
+            _openapi["violations"].append(msg)
+    if problems:
+        print(f"openapi violation: {msg}", file=sys.stderr, flush=True)
+        raise Failure(msg)
+
+
+def _openapi_take_violations():
+    with _openapi_lock:
+        v = _openapi["violations"]
+        _openapi["violations"] = []
+        return v
 
 
 def _json_or_none(data):
@@ -488,20 +574,35 @@ def main():
     for fn in _tests:
         if wanted and fn.__name__ not in wanted:
             continue
+        _openapi_take_violations()
+        reason = None
         try:
             fn()
         except Failure as e:
-            failed += 1
-            print(f"FAIL {name}::{fn.__name__}: {_one_line(str(e))}", flush=True)
+            reason = _one_line(str(e))
         except Exception as e:  # noqa: BLE001 - any error fails the case, not the file
-            failed += 1
             tb = traceback.extract_tb(e.__traceback__)
             where = f" at line {tb[-1].lineno}" if tb else ""
-            print(f"FAIL {name}::{fn.__name__}: {type(e).__name__}: {_one_line(str(e))}{where}",
-                  flush=True)
+            reason = f"{type(e).__name__}: {_one_line(str(e))}{where}"
             traceback.print_exc(file=sys.stderr)
+        # an answer that did not validate fails its test, even where the test caught the
+        # Failure (in a thread of concurrently(), say)
+        violations = _openapi_take_violations()
+        if violations and not (reason or "").startswith("openapi: "):
+            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+            v = _one_line(violations[0] + more)
+            reason = f"{v}; then {reason}" if reason else v
+        if reason is not None:
+            failed += 1
+            print(f"FAIL {name}::{fn.__name__}: {reason[:1000]}", flush=True)
         else:
             print(f"PASS {name}::{fn.__name__}", flush=True)
+    if OPENAPI_VALIDATE:
+        print(f"INFO openapi: {_openapi['validated']} responses validated against "
+              f"{os.path.relpath(OPENAPI_DOC, REPO)} ({_openapi['outside']} of them outside its "
+              f"paths or methods, as errors)", flush=True)
+    else:
+        print("INFO openapi: validation off (ORGD_OPENAPI_VALIDATE=0)", flush=True)
     sys.exit(1 if failed else 0)
 
 

@@ -95,7 +95,8 @@ err_t api_mail_invite(const char *to, const char *org_name, const char *inviter,
 		"%s/invitations\n\n"
 		"The invitation expires in %lld days. If you do not know %s, you can "
 		"ignore this message.\n",
-		inviter, org_name, role == ROLE_ADMIN || role == ROLE_OWNER ? "an" : "a",
+		inviter, org_name,
+		role_name(role)[0] && strchr("aeiou", role_name(role)[0]) ? "an" : "a",
 		role_name(role), settings.app_url, (long long)(settings.invite_ttl / 86400),
 		inviter);
 	return finish(m, to, a);

@@ -378,8 +378,10 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_AR_CANDIDATES] =
 		"SELECT b.org_id, b.ar_recharge, b.ar_dip, b.ar_failures, b.customer_id, b.pm_id"
 		AR_ELIGIBLE " ORDER BY b.ar_last_at LIMIT ? FOR UPDATE SKIP LOCKED",
+	/* counted up to REMAINING_MAX: an exact count of 100,000 eligible organizations after
+	   every call of a sweep was half of its time (scripts/bench-cron) */
 	[STMT_AR_REMAINING] =
-		"SELECT COUNT(*)" AR_ELIGIBLE,
+		"SELECT COUNT(*) FROM (SELECT 1" AR_ELIGIBLE " LIMIT 10000) e",
 	[STMT_AR_ATTEMPT] =
 		"UPDATE org_billing SET ar_last_at = FROM_UNIXTIME(?) WHERE org_id = ?",
 /* only a paid plan has a period (a plan without a price has current_period_end NULL); the

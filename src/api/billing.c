@@ -182,15 +182,13 @@ const char *api_failure_code(const char *code)
 
 void api_charge(const struct purchase_call *pc, struct pay_result *res, struct settlement *s)
 {
-	char key[PAY_ARG_MAX + 1];
-	snprintf(key, sizeof key, "%s", pc->p.provider_key);
 	struct pay_charge c = {
 		.amount_cents = pc->p.amount_cents,
 		.customer = pc->p.customer_id,
 		.payment_method = pc->p.pm_id,
 		.org_id = pc->p.org_id,
 		.purchase_id = pc->p.id,
-		.idem_key = key,
+		.idem_key = pc->p.provider_key, /* the purchase's, the same for every attempt */
 	};
 	if (pay_charge(&c, res) != ERR_OK)
 		res->outcome = PAY_PENDING; /* nothing was sent: reconciliation tries again */

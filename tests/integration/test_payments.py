@@ -13,7 +13,6 @@ The last case runs scripts/ledger-check over everything the others left."""
 
 import calendar
 import copy
-import functools
 import hashlib
 import hmac
 import json
@@ -25,9 +24,8 @@ import string
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 
+from sandbox import sandboxed, sb_ok, set_mode, webhooks
 from orgdtest import (REPO, VAR, accept_invitation, concurrently, db_query, expect, expect_eq,
                       expect_error, main, orgd_worker_pids, req, stack_paths, test, wait_gone,
                       wait_health, wait_until)
@@ -59,12 +57,9 @@ _cfg = {}
 
 
 def cfg():
-    """The sandbox's base URL and the webhook secret, read once from scripts/stack paths."""
+    """The webhook secret and orgd's log, read once from scripts/stack paths."""
     if not _cfg:
         paths = stack_paths()
-        expect(paths.get("PAY_SANDBOX") == "1",
-               f"the stack does not run the sandbox provider (PAY_SANDBOX={paths.get('PAY_SANDBOX')!r})")
-        _cfg["sandbox"] = f"http://127.0.0.1:{paths['PAY_SANDBOX_PORT']}"
         secret = os.environ.get("ORGD_PAY_WEBHOOK_SECRET")
         if not secret:
             with open(os.path.join(paths["SECRETS_DIR"], "pay_webhook_secret")) as f:
@@ -73,57 +68,6 @@ def cfg():
         _cfg["secret"] = secret
         _cfg["log"] = os.path.join(paths["LOG_DIR"], "orgd.log")
     return _cfg
-
-
-def sandbox(method, path, body=None, timeout=90):
-    """One call to the sandbox's control interface; returns (status, JSON)."""
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request(cfg()["sandbox"] + path, data=data, method=method,
-                               headers={"Content-Type": "application/json"} if data else {})
-    try:
-        with urllib.request.urlopen(r, timeout=timeout) as f:
-            return f.status, json.loads(f.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def sb_ok(method, path, body=None, timeout=90):
-    st, b = sandbox(method, path, body, timeout)
-    expect(st in (200, 202), f"sandbox {method} {path} {body}: {st} {b}")
-    return b
-
-
-def sandbox_reset():
-    b = sb_ok("POST", "/_sandbox/reset", {})
-    expect(b["mode"]["mode"] == "normal" and b["webhooks"]["enabled"] is True,
-           f"sandbox reset answered {b}")
-
-
-def sandboxed(fn):
-    """A case that resets the sandbox's switches before and after it runs."""
-    @functools.wraps(fn)
-    def wrapper():
-        sandbox_reset()
-        try:
-            fn()
-        finally:
-            sandbox_reset()
-    return wrapper
-
-
-def set_mode(mode, delay_ms=None, calls=None):
-    body = {"mode": mode}
-    if delay_ms is not None:
-        body["delay_ms"] = delay_ms
-    if calls is not None:
-        body["calls"] = calls
-    b = sb_ok("POST", "/_sandbox/mode", body)
-    expect_eq(b["mode"], mode, "sandbox mode")
-
-
-def webhooks(enabled):
-    b = sb_ok("POST", "/_sandbox/webhooks", {"enabled": enabled})
-    expect_eq(b["enabled"], enabled, "sandbox webhooks enabled")
 
 
 def charges(org_id=None, purchase_id=None):

@@ -72,15 +72,16 @@ test-asan: install-deps
 # (scripts/valgrind-orgd): one worker, its own stack in var/valgrind on port
 # VALGRIND_PORT (and the two after it); then scripts/valgrind-check fails on any
 # memcheck error or definite leak in var/valgrind/log/valgrind-<pid>.log.
-# Opt-in and slow: not part of `make test`. The one integration case a valgrind'ed
-# worker is too slow for (test_identity::sign_in_flood..., 15 s of signed-in requests
-# during a sign-in flood) fails here; see scripts/valgrind-check for the report left aside.
+# Opt-in and slow: not part of `make test`. The one integration case that measures
+# throughput (test_identity's sign-in flood: how many signed-in requests one worker serves
+# in 15 s beside it) is skipped here (ORGD_TEST_SKIP, VALGRIND_SKIP): under memcheck one
+# worker serves a couple. See scripts/valgrind-check for the report left aside.
 VALGRIND_PORT ?= 18380
 VALGRIND_TESTS ?= $(wildcard tests/integration/test_*.py)
+VALGRIND_SKIP ?= sign_in_flood_is_refused_while_signed_in_requests_are_served
 test-valgrind: install-deps
-	@grep -q 'ORGD_TEST_VAR' scripts/test || { echo "test-valgrind: scripts/test does not take ORGD_TEST_VAR, ORGD_TEST_WORKERS and ORGD_VALGRIND yet"; exit 2; }
 	@$(MAKE) --no-print-directory _build
-	@ORGD_BIN=$(abspath scripts/valgrind-orgd) ORGD_VALGRIND=1 \
+	@ORGD_BIN=$(abspath scripts/valgrind-orgd) ORGD_VALGRIND=1 ORGD_TEST_SKIP=$(VALGRIND_SKIP) \
 	    ORGD_TEST_VAR=$(abspath var/valgrind) ORGD_TEST_WORKERS=1 \
 	    ORGD_TEST_HTTP_PORT=$(VALGRIND_PORT) ORGD_TEST_TIMEOUT=$${ORGD_TEST_TIMEOUT:-5400} \
 	    ORGD_UP_TIMEOUT=$${ORGD_UP_TIMEOUT:-120} ORGD_STOP_TIMEOUT=$${ORGD_STOP_TIMEOUT:-300} \

@@ -33,7 +33,7 @@ struct cron_batch {
  */
 err_t db_cron_auto_recharge(int64_t now, int64_t since, int64_t limit, struct arena *a,
 			    struct cron_batch *out);
-/* How many are eligible as db_cron_auto_recharge() says, now, counted up to 10,000. */
+/* How many are eligible as db_cron_auto_recharge() says, now, counted up to 1,000. */
 err_t db_cron_auto_recharge_left(int64_t since, int64_t *n);
 
 /*

@@ -15,6 +15,7 @@
 #define ORGD_DB_PAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "orgd/error.h"
@@ -124,6 +125,22 @@ struct settlement {
 err_t db_purchase_settle(const char *org_id, const char *purchase_id, const struct settlement *s,
 			 struct db_idem *idem, int64_t now, struct arena *a, struct purchase *out,
 			 int64_t *balance);
+
+/* One purchase of db_purchases_settle(): the purchase as claimed, the provider's answer,
+   and the status it has after (set by the call). */
+struct settle_item {
+	const struct purchase *p;
+	const struct settlement *s;
+	const char *status;
+};
+
+/*
+ * db_purchase_settle() for each of the n items, with no Idempotency-Key step,
+ * all in one transaction (the sweeps': one commit for a chunk of charges, not
+ * one each); on an error none of them is applied and all stay pending, for
+ * reconciliation.
+ */
+err_t db_purchases_settle(struct settle_item *items, size_t n, int64_t now, struct arena *a);
 
 /* What a webhook event did. */
 enum webhook_outcome {

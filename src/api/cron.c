@@ -3,8 +3,9 @@
  * the cron secret (AUTH_CRON), and the auto-recharge settings
  * (PUT /v1/org/billing/auto-recharge). A sweep claims its batch in one
  * transaction (db_cron.h), charges each claim with no transaction open, and
- * settles each through the path every purchase takes (db_purchase_settle),
- * then answers with its counts; `remaining` tells the caller to call again.
+ * settles them, a chunk of charges per transaction, through the path every
+ * purchase takes (db_purchases_settle), then answers with its counts;
+ * `remaining` tells the caller to call again.
  */
 #include <stddef.h>
 #include <string.h>
@@ -12,7 +13,6 @@
 #include "orgd/api.h"
 #include "orgd/clock.h"
 #include "orgd/db_cron.h"
-#include "orgd/db_idem.h"
 #include "orgd/db_pay.h"
 #include "orgd/metrics.h"
 #include "orgd/pay.h"
@@ -54,24 +54,32 @@ struct sweep_counts {
 	int64_t scanned, succeeded, failed, remaining;
 };
 
-/* Charge and settle every claim of batch, counting how each ended. */
+/* Claims charged before their settlements are applied, in one transaction for them all:
+   a commit per chunk, not per charge (scripts/bench-cron) */
+#define SETTLE_CHUNK 32
+
+/* Charge every claim of batch, then settle them a chunk at a time, counting how each ended. */
 static err_t charge_batch(struct req *r, const struct cron_batch *batch, struct sweep_counts *c)
 {
 	c->scanned = (int64_t)batch->n + batch->failed;
 	c->failed = batch->failed;
-	for (size_t i = 0; i < batch->n; i++) {
-		struct pay_result res;
-		struct settlement s;
-		struct purchase p;
-		int64_t balance;
-		struct db_idem none = {.out = &r->out};
-		api_charge(&batch->calls[i], &res, &s);
-		err_t err = db_purchase_settle(batch->calls[i].p.org_id, batch->calls[i].p.id, &s,
-					       &none, clock_now(), &r->arena, &p, &balance);
-		if (err != ERR_OK) /* the rest stay pending: reconciliation settles them */
+	for (size_t i = 0; i < batch->n; i += SETTLE_CHUNK) {
+		size_t n = batch->n - i < SETTLE_CHUNK ? batch->n - i : SETTLE_CHUNK;
+		struct pay_result res[SETTLE_CHUNK];
+		struct settlement s[SETTLE_CHUNK];
+		struct settle_item items[SETTLE_CHUNK];
+		for (size_t k = 0; k < n; k++) {
+			api_charge(&batch->calls[i + k], &res[k], &s[k]);
+			items[k] = (struct settle_item){&batch->calls[i + k].p, &s[k], NULL};
+		}
+		/* on an error these and the rest stay pending: reconciliation settles them */
+		err_t err = db_purchases_settle(items, n, clock_now(), &r->arena);
+		if (err != ERR_OK)
 			return err;
-		c->succeeded += strcmp(p.status, "succeeded") == 0;
-		c->failed += strcmp(p.status, "failed") == 0;
+		for (size_t k = 0; k < n; k++) {
+			c->succeeded += strcmp(items[k].status, "succeeded") == 0;
+			c->failed += strcmp(items[k].status, "failed") == 0;
+		}
 	}
 	return ERR_OK;
 }

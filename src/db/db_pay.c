@@ -1,8 +1,8 @@
 /*
  * db_pay: the org_billing, purchases and webhook_events tables (see
  * db_pay.h). Every transaction here takes the organization's row lock first
- * (STMT_BILLING_LOCK), as metering does, so one organization's money changes
- * queue instead of deadlocking.
+ * (STMT_BILLING_LOCK; STMT_SETTLE_LOCK with its purchase's), as metering
+ * does, so one organization's money changes queue instead of deadlocking.
  */
 #include "orgd/db_pay.h"
 
@@ -167,25 +167,31 @@ struct auto_recharge db_auto_recharge(const struct db_rows *rows, size_t i, size
 	};
 }
 
+/* Row i's purchase, its columns (PURCHASE_COLS) from column c on. */
+static void purchase_at(const struct db_rows *rows, size_t i, size_t c, struct purchase *out)
+{
+	*out = (struct purchase){
+		.id = DB_CELL(rows, i, c)->s,
+		.org_id = DB_CELL(rows, i, c + 1)->s,
+		.kind = DB_CELL(rows, i, c + 2)->s,
+		.plan_id = DB_CELL(rows, i, c + 3)->s,
+		.status = DB_CELL(rows, i, c + 4)->s,
+		.failure_code = DB_CELL(rows, i, c + 5)->s,
+		.provider_key = DB_CELL(rows, i, c + 6)->s,
+		.intent_id = DB_CELL(rows, i, c + 7)->s,
+		.created_at = DB_CELL(rows, i, c + 8)->s,
+		.settled_at = DB_CELL(rows, i, c + 9)->s,
+		.credits = DB_CELL(rows, i, c + 10)->i,
+		.amount_cents = DB_CELL(rows, i, c + 11)->i,
+		.customer_id = DB_CELL(rows, i, c + 12)->s,
+		.pm_id = DB_CELL(rows, i, c + 13)->s,
+		.period_from = DB_CELL(rows, i, c + 14)->i,
+	};
+}
+
 void db_purchase_row(const struct db_rows *rows, size_t i, void *item)
 {
-	*(struct purchase *)item = (struct purchase){
-		.id = DB_CELL(rows, i, 0)->s,
-		.org_id = DB_CELL(rows, i, 1)->s,
-		.kind = DB_CELL(rows, i, 2)->s,
-		.plan_id = DB_CELL(rows, i, 3)->s,
-		.status = DB_CELL(rows, i, 4)->s,
-		.failure_code = DB_CELL(rows, i, 5)->s,
-		.provider_key = DB_CELL(rows, i, 6)->s,
-		.intent_id = DB_CELL(rows, i, 7)->s,
-		.created_at = DB_CELL(rows, i, 8)->s,
-		.settled_at = DB_CELL(rows, i, 9)->s,
-		.credits = DB_CELL(rows, i, 10)->i,
-		.amount_cents = DB_CELL(rows, i, 11)->i,
-		.customer_id = DB_CELL(rows, i, 12)->s,
-		.pm_id = DB_CELL(rows, i, 13)->s,
-		.period_from = DB_CELL(rows, i, 14)->i,
-	};
+	purchase_at(rows, i, 0, item);
 }
 
 /* The one purchase st finds with args, or ERR_NOT_FOUND. */
@@ -372,10 +378,15 @@ static err_t apply_success(struct settle *c, const struct db_rows *lock)
 		*c->balance = balance;
 		return err;
 	}
-	err = db_exec(STMT_BALANCE_ADD, DB_ARGS(DB_INT(p->credits), DB_STR(c->org_id)), NULL);
+	/* an auto-recharge's failures clear with the credit, the next dip is a new one */
+	bool auto_recharge = strcmp(p->kind, "auto_recharge") == 0;
+	uint64_t n = 0; /* rows matched: the organization's (and its billing row's) */
+	err = db_exec(auto_recharge ? STMT_AR_CREDIT : STMT_BALANCE_ADD,
+		      DB_ARGS(DB_INT(p->credits), DB_STR(c->org_id)), &n);
+	if (err == ERR_OK && n != (auto_recharge ? 2u : 1u)) /* both were locked above */
+		err = ERR_INTERNAL;
 	char ledger_id[ID_LEN_MAX + 1];
 	id_new(ledger_id, "led");
-	bool auto_recharge = strcmp(p->kind, "auto_recharge") == 0;
 	if (err == ERR_OK)
 		err = db_exec(STMT_LEDGER_INSERT,
 			      DB_ARGS(DB_STR(ledger_id), DB_STR(c->org_id), DB_INT(c->now),
@@ -383,9 +394,6 @@ static err_t apply_success(struct settle *c, const struct db_rows *lock)
 				      DB_STR(auto_recharge ? "auto_recharge" : "purchase"),
 				      DB_STR(p->id)),
 			      NULL);
-	if (err == ERR_OK && auto_recharge) /* the failures clear, the next dip is a new one */
-		err = db_exec(STMT_AR_RESULT,
-			      DB_ARGS(DB_INT(0), DB_INT(1), DB_INT(1), DB_STR(c->org_id)), NULL);
 	*c->balance = balance + p->credits;
 	return err;
 }
@@ -437,17 +445,14 @@ err_t db_renewal_failed_in_tx(const char *org_id, int64_t failures_before, int64
 static err_t settle_tx(void *arg)
 {
 	struct settle *c = arg;
-	struct db_rows rows;
-	err_t err = db_query(STMT_BILLING_LOCK, DB_ARGS(DB_STR(c->org_id)), c->a, &rows);
-	if (err == ERR_OK && rows.n == 0)
-		err = ERR_NOT_FOUND;
-	if (err == ERR_OK)
-		err = purchase_query(STMT_PURCHASE_LOCK, DB_ARGS(DB_STR(c->purchase_id)), c->a,
-				     c->out);
-	if (err == ERR_OK && strcmp(c->out->org_id, c->org_id) != 0)
+	struct db_rows rows; /* STMT_BILLING_LOCK's columns, then the purchase's */
+	err_t err = db_query(STMT_SETTLE_LOCK, DB_ARGS(DB_STR(c->purchase_id), DB_STR(c->org_id)),
+			     c->a, &rows);
+	if (err == ERR_OK && rows.n == 0) /* no such organization, or not its purchase */
 		err = ERR_NOT_FOUND;
 	if (err != ERR_OK)
 		return err;
+	purchase_at(&rows, 0, 6, c->out);
 	*c->balance = DB_CELL(&rows, 0, 0)->i;
 	c->mismatch = c->applied = false;
 	const struct settlement *s = c->s;
@@ -497,6 +502,43 @@ err_t db_purchase_settle(const char *org_id, const char *purchase_id, const stru
 	err_t err = db_tx(settle_tx, &c);
 	if (err == ERR_OK && c.mismatch)
 		log_warn("msg=\"provider answer does not match its purchase: not applied\"");
+	return err;
+}
+
+struct settle_many {
+	struct settle_item *items;
+	size_t n;
+	int64_t now;
+	struct arena *a;
+	size_t mismatched;
+};
+
+static err_t settle_many_tx(void *arg)
+{
+	struct settle_many *c = arg;
+	c->mismatched = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		struct settle_item *it = &c->items[i];
+		struct purchase p;
+		int64_t balance;
+		struct settle st = {it->p->org_id, it->p->id, it->s, NULL,
+				    c->now,        c->a,      &p,    &balance};
+		err_t err = settle_tx(&st);
+		if (err != ERR_OK)
+			return err;
+		it->status = p.status;
+		c->mismatched += st.mismatch;
+	}
+	return ERR_OK;
+}
+
+err_t db_purchases_settle(struct settle_item *items, size_t n, int64_t now, struct arena *a)
+{
+	struct settle_many c = {items, n, now, a, 0};
+	err_t err = n ? db_tx(settle_many_tx, &c) : ERR_OK;
+	if (err == ERR_OK && c.mismatched)
+		log_warn("msg=\"provider answer does not match its purchase: not applied\" n=%zu",
+			 c.mismatched);
 	return err;
 }
 

@@ -24,10 +24,13 @@
 #define PROJECT_COLS "id, name, description, " RFC3339("created_at")
 #define ENV_COLS     "id, name, kind, region, status, " RFC3339("created_at")
 /* clang-format off */
-#define PURCHASE_COLS \
-	"id, org_id, kind, plan_id, status, failure_code, provider_key, intent_id, " \
-	RFC3339("created_at") ", " RFC3339("settled_at") ", credits, amount_cents," \
-	" customer_id, pm_id, COALESCE(UNIX_TIMESTAMP(period_from), 0)"
+/* a purchase's columns (db_purchase_row()), of table alias t ("" or "p.") */
+#define PURCHASE_COLS_OF(t) \
+	t "id, " t "org_id, " t "kind, " t "plan_id, " t "status, " t "failure_code, " \
+	t "provider_key, " t "intent_id, " RFC3339(t "created_at") ", " \
+	RFC3339(t "settled_at") ", " t "credits, " t "amount_cents, " t "customer_id, " \
+	t "pm_id, COALESCE(UNIX_TIMESTAMP(" t "period_from), 0)"
+#define PURCHASE_COLS PURCHASE_COLS_OF("")
 /* clang-format on */
 #define MEMBER_COLS                                                                                \
 	"m.user_id, m.email, u.name, m.role, m.status, " RFC3339(                                  \
@@ -317,6 +320,15 @@ const char *const sql_text[STMT__MAX] = {
 		"SELECT o.credit_balance, o.plan_id, b.customer_id, b.pm_id,"
 		" COALESCE(b.ar_failures, 0), COALESCE(b.renewal_failures, 0) FROM orgs o"
 		" LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ? FOR UPDATE",
+	/* a settlement's lock in one round trip: the organization's row, its billing row and
+	   the purchase's (no row if the purchase is not that organization's); STMT_BILLING_LOCK's
+	   columns, then the purchase's */
+	[STMT_SETTLE_LOCK] =
+		"SELECT o.credit_balance, o.plan_id, b.customer_id, b.pm_id,"
+		" COALESCE(b.ar_failures, 0), COALESCE(b.renewal_failures, 0), "
+		PURCHASE_COLS_OF("p.") " FROM orgs o"
+		" LEFT JOIN org_billing b ON b.org_id = o.id"
+		" JOIN purchases p ON p.id = ? AND p.org_id = o.id WHERE o.id = ? FOR UPDATE",
 	[STMT_BILLING_ENSURE] =
 		"INSERT IGNORE INTO org_billing (org_id) VALUES (?)",
 	[STMT_CUSTOMER_SET] =
@@ -359,6 +371,12 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_AR_RESULT] =
 		"UPDATE org_billing SET ar_failures = ?, ar_enabled = ar_enabled AND ?,"
 		" ar_dip = ar_dip + ? WHERE org_id = ?",
+	/* an auto-recharge's success: (credits, organization); its failures clear, and the
+	   next dip below the threshold is a new one */
+	[STMT_AR_CREDIT] =
+		"UPDATE orgs o JOIN org_billing b ON b.org_id = o.id"
+		" SET o.credit_balance = o.credit_balance + ?, b.ar_failures = 0,"
+		"  b.ar_dip = b.ar_dip + 1 WHERE o.id = ?",
 	/* a renewal's end: (failures, next try) */
 	[STMT_RENEWAL_RESULT] =
 		"UPDATE org_billing SET renewal_failures = ?, renewal_next_at = FROM_UNIXTIME(?)"
@@ -378,10 +396,14 @@ const char *const sql_text[STMT__MAX] = {
 	[STMT_AR_CANDIDATES] =
 		"SELECT b.org_id, b.ar_recharge, b.ar_dip, b.ar_failures, b.customer_id, b.pm_id"
 		AR_ELIGIBLE " ORDER BY b.ar_last_at LIMIT ? FOR UPDATE SKIP LOCKED",
-	/* counted up to REMAINING_MAX: an exact count of 100,000 eligible organizations after
-	   every call of a sweep was half of its time (scripts/bench-cron) */
+	/* counted up to 1,000: an exact count of 100,000 eligible organizations after every
+	   call of a sweep was half of its time, and one up to 10,000 still half of MariaDB's
+	   row reads (scripts/bench-cron) */
 	[STMT_AR_REMAINING] =
-		"SELECT COUNT(*) FROM (SELECT 1" AR_ELIGIBLE " LIMIT 10000) e",
+		"SELECT COUNT(*) FROM (SELECT 1" AR_ELIGIBLE " LIMIT 1000) e",
+	/* an attempt's start, in its claim: out of the rest of the run, and out of the way of
+	   the next claims' scans (stamped when it ended instead, a claim read every
+	   organization in flight again, locked: scripts/bench-cron, 12% slower) */
 	[STMT_AR_ATTEMPT] =
 		"UPDATE org_billing SET ar_last_at = FROM_UNIXTIME(?) WHERE org_id = ?",
 /* only a paid plan has a period (a plan without a price has current_period_end NULL); the

@@ -75,7 +75,8 @@ struct dashboard {
 	size_t nenvs; /* the first 100 (sql.c); GET /v1/org/environments lists all */
 };
 
-/* The home view in one query: the organization's row with its counts, and its environments. */
+/* The home view in one query (two for an organization without environments): the
+   organization's row with its counts, and its environments. */
 err_t db_dashboard(const char *org_id, const char *period, struct arena *a, struct dashboard *d);
 
 #endif

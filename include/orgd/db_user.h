@@ -83,7 +83,8 @@ err_t db_session_member(const char *sid, const char *user_id, const char *org_id
 struct org_ref;
 /*
  * As db_session_member, in the same one round trip, with the user's active
- * memberships (at most max, oldest first) instead of one organization's role.
+ * memberships (at most max, oldest first) instead of one organization's role
+ * (a user without any membership costs a second round trip).
  */
 err_t db_session_orgs(const char *sid, const char *user_id, int64_t max, struct arena *a,
 		      struct session_user *out, struct org_ref **orgs, size_t *n);

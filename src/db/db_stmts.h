@@ -85,6 +85,7 @@ enum stmt {
 	STMT_USAGE_HISTORY,
 	STMT_LEDGER_PAGE,
 	STMT_DASHBOARD,
+	STMT_DASHBOARD_BARE,
 	/* idempotency_keys: db_idem.c */
 	STMT_IDEM_INSERT,
 	STMT_IDEM_GET,

@@ -249,6 +249,9 @@ err_t db_dashboard(const char *org_id, const char *period, struct arena *a, stru
 {
 	struct db_rows rows;
 	err_t err = db_query(STMT_DASHBOARD, DB_ARGS(DB_STR(period), DB_STR(org_id)), a, &rows);
+	if (err == ERR_OK && rows.n == 0) /* no environment (or no organization) */
+		err = db_query(STMT_DASHBOARD_BARE, DB_ARGS(DB_STR(period), DB_STR(org_id)), a,
+			       &rows);
 	if (err == ERR_OK && rows.n == 0)
 		err = ERR_NOT_FOUND;
 	if (err != ERR_OK)

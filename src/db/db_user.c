@@ -263,8 +263,8 @@ err_t db_session_orgs(const char *sid, const char *user_id, int64_t max, struct 
 	*n = 0;
 	if (err != ERR_OK)
 		return err;
-	if (rows.n == 0)
-		return ERR_UNAUTHENTICATED;
+	if (rows.n == 0) /* no membership, or no session: the session and the user alone */
+		return db_session_member(sid, user_id, "", a, out);
 	*out = (struct session_user){
 		.role = ROLE_NONE,
 		.email = DB_CELL(&rows, 0, 0)->s,
@@ -274,11 +274,9 @@ err_t db_session_orgs(const char *sid, const char *user_id, int64_t max, struct 
 	*orgs = arena_alloc(a, rows.n * sizeof **orgs);
 	if (!*orgs)
 		return ERR_INTERNAL;
-	for (size_t i = 0; i < rows.n; i++) /* a user without any: one row of NULLs */
-		if (DB_CELL(&rows, i, 3)->t != DBV_NULL)
-			(*orgs)[(*n)++] =
-				(struct org_ref){DB_CELL(&rows, i, 3)->s, DB_CELL(&rows, i, 4)->s,
-						 db_role(DB_CELL(&rows, i, 5))};
+	for (size_t i = 0; i < rows.n; i++)
+		(*orgs)[(*n)++] = (struct org_ref){DB_CELL(&rows, i, 3)->s, DB_CELL(&rows, i, 4)->s,
+						   db_role(DB_CELL(&rows, i, 5))};
 	return ERR_OK;
 }
 

@@ -107,12 +107,14 @@ const char *const sql_text[STMT__MAX] = {
 		" LEFT JOIN memberships m ON m.org_id = ? AND m.user_id = s.user_id"
 		"  AND m.status = 'active'"
 		" WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL",
-	/* GET /v1/me in one round trip: the session, the user and every active membership */
+	/* GET /v1/me in one round trip: the session and the user once per active membership,
+	   in the order joined (read in memberships_user's order: no temporary table, no
+	   filesort); no row for a user without any (STMT_SESSION_MEMBER then tells) */
 	[STMT_SESSION_ORGS] =
 		"SELECT u.email, u.name, u.email_verified, o.id, o.name, m.role FROM sessions s"
 		" JOIN users u ON u.id = s.user_id"
-		" LEFT JOIN memberships m ON m.user_id = s.user_id AND m.status = 'active'"
-		" LEFT JOIN orgs o ON o.id = m.org_id"
+		" JOIN memberships m ON m.user_id = s.user_id AND m.status = 'active'"
+		" JOIN orgs o ON o.id = m.org_id"
 		" WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL ORDER BY m.seq LIMIT ?",
 	[STMT_SESSION_REVOKE] =
 		"UPDATE sessions SET revoked_at = FROM_UNIXTIME(?) WHERE id = ? AND revoked_at IS NULL",
@@ -278,20 +280,26 @@ const char *const sql_text[STMT__MAX] = {
 		DOWN_FROM_CURSOR("ledger", "c.org_id = ? AND c.id = ?")
 		" ORDER BY seq DESC LIMIT ?",
 	/* the home view in one statement: the organization's row with its counts, usage and
-	   billing (a derived table of one row), and its first 100 environments */
+	   billing, once per environment, its first 100 in order (the join read in the index's
+	   order: no temporary table, no filesort); without any environment, no row at all, and
+	   STMT_DASHBOARD_BARE then reads the rest alone */
+#define DASHBOARD_COLS \
+	"SELECT o.id, o.name, o.plan_id, o.credit_balance," \
+	" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active')," \
+	" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'" \
+	"   AND m.role = 3)," \
+	" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'" \
+	"   AND m.role = 2)," \
+	" COALESCE((SELECT u.runs FROM usage_months u WHERE u.org_id = o.id AND u.period = ?), 0)," \
+	" b.pm_brand, b.pm_last4, COALESCE(b.ar_enabled, 0), COALESCE(b.ar_threshold, 0)," \
+	" COALESCE(b.ar_recharge, 0), COALESCE(b.ar_failures, 0),"
 	[STMT_DASHBOARD] =
-		"SELECT d.*, e.id, e.name, e.kind, e.status FROM ("
-		"SELECT o.id, o.name, o.plan_id, o.credit_balance,"
-		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'),"
-		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'"
-		"   AND m.role = 3),"
-		" (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'"
-		"   AND m.role = 2),"
-		" COALESCE((SELECT u.runs FROM usage_months u WHERE u.org_id = o.id AND u.period = ?), 0),"
-		" b.pm_brand, b.pm_last4, COALESCE(b.ar_enabled, 0), COALESCE(b.ar_threshold, 0),"
-		" COALESCE(b.ar_recharge, 0), COALESCE(b.ar_failures, 0)"
-		" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ?) d"
-		" LEFT JOIN environments e ON e.org_id = d.id ORDER BY e.seq LIMIT 100",
+		DASHBOARD_COLS " e.id, e.name, e.kind, e.status"
+		" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id"
+		" JOIN environments e ON e.org_id = o.id WHERE o.id = ? ORDER BY e.seq LIMIT 100",
+	[STMT_DASHBOARD_BARE] =
+		DASHBOARD_COLS " NULL, NULL, NULL, NULL"
+		" FROM orgs o LEFT JOIN org_billing b ON b.org_id = o.id WHERE o.id = ?",
 
 	/* idempotency_keys */
 	[STMT_IDEM_INSERT] =

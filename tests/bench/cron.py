@@ -37,6 +37,9 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stmts  # noqa: E402  (tests/bench/stmts.py)
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK = os.path.join(REPO, "scripts", "stack")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -187,34 +190,15 @@ def dist(values, unit=""):
 # --- the statements behind enum stmt ---------------------------------------------------------
 
 def statements():
-    """{STMT_NAME: sql text} from src/db/sql.c (built into a tiny program) and db_stmts.h."""
-    exe = os.path.join(V, "tmp", "sql-text")
-    os.makedirs(os.path.dirname(exe), exist_ok=True)
-    p = subprocess.run(["cc", "-I" + os.path.join(REPO, "src", "db"), "-o", exe,
-                        os.path.join(REPO, "tests", "bench", "sql_text.c"),
-                        os.path.join(REPO, "src", "db", "sql.c")], capture_output=True, text=True)
-    if p.returncode != 0:
-        say("cannot build the statement table (src/db mid-edit?): no EXPLAIN\n" + p.stderr[-500:])
+    """{STMT_NAME: sql text} (tests/bench/stmts.py), or {} with a word why."""
+    try:
+        return stmts.statements(os.path.join(V, "tmp"))
+    except RuntimeError as e:
+        say("%s (src/db mid-edit?): no EXPLAIN" % e)
         return {}
-    with open(os.path.join(REPO, "src", "db", "db_stmts.h")) as f:
-        h = f.read()
-    body = h[h.index("enum stmt"):]
-    body = body[body.index("{") + 1:body.index("};")]
-    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-    names = re.findall(r"\b(STMT_\w+)\b", body)
-    out = subprocess.run([exe], capture_output=True, text=True, check=True).stdout
-    texts = {}
-    for line in out.splitlines():
-        i, _, t = line.partition("\t")
-        if int(i) < len(names):
-            texts[names[int(i)]] = t
-    return texts
 
 
-def bind(text, values):
-    """text with its ? placeholders replaced by values (SQL literals), in order."""
-    it = iter(values)
-    return re.sub(r"\?", lambda m: str(next(it)), text)
+bind = stmts.bind
 
 
 def plan_summary(node, out=None, depth=0):

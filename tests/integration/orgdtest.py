@@ -38,9 +38,11 @@ What is here:
 import http.client
 import json
 import os
+import random
 import shlex
 import signal
 import socket
+import string
 import struct
 import subprocess
 import sys
@@ -103,6 +105,18 @@ def expect_eq(got, want, what="value"):
     """Fails the running test unless got == want."""
     if got != want:
         raise Failure(f"{what}: got {got!r}, want {want!r}")
+
+
+def expect_status(resp, status, what):
+    """Fails unless resp (a req() result) has that status; returns its JSON body."""
+    st, _, body, raw = resp
+    expect(st == status, f"{what}: status {st}, want {status}: {raw[:300]!r}")
+    return body
+
+
+def rnd(n=10):
+    """n random lowercase letters and digits (names, emails and keys unique to a case)."""
+    return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
 
 
 def expect_error(resp, status, code):

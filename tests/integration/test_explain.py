@@ -8,28 +8,16 @@ ANALYZE TABLE first: the plans are those of fresh statistics."""
 
 import json
 import os
-import random
-import string
 import sys
 import time
 
-from orgdtest import REPO, VAR, db_query, expect, main, req, test
+from orgdtest import REPO, VAR, db_query, expect, expect_status, main, req, rnd, test
 
 sys.path.insert(0, os.path.join(REPO, "tests", "bench"))
 import stmts  # noqa: E402  (tests/bench/stmts.py)
 
 PASSWORD = "correct horse battery"
 GOOD_ACCESS = {"system", "const", "eq_ref", "ref", "range"}
-
-
-def rnd(n=10):
-    return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
-
-
-def ok(resp, status, what):
-    st, _, body, raw = resp
-    expect(st == status, f"{what}: status {st}, want {status}: {raw[:300]!r}")
-    return body
 
 
 def q(v):
@@ -41,17 +29,17 @@ def workspace():
     """An owner with one organization holding a project, two environments, a member and a
     settled purchase."""
     email = f"explain-{rnd()}@example.test"
-    user_id = ok(req("POST", "/v1/auth/signup",
+    user_id = expect_status(req("POST", "/v1/auth/signup",
                      body={"email": email, "password": PASSWORD, "name": "explain"}), 201,
                  "signup")["user"]["id"]
-    token = ok(req("POST", "/v1/auth/login", body={"email": email, "password": PASSWORD}), 200,
+    token = expect_status(req("POST", "/v1/auth/login", body={"email": email, "password": PASSWORD}), 200,
                "login")["token"]
-    created = ok(req("POST", "/v1/orgs", body={"name": f"explain {rnd(6)}"}, token=token), 201,
+    created = expect_status(req("POST", "/v1/orgs", body={"name": f"explain {rnd(6)}"}, token=token), 201,
                  "create org")
     token, org_id = created["token"], created["org"]["id"]
-    project = ok(req("POST", "/v1/org/projects", body={"name": f"p-{rnd(6)}"}, token=token),
+    project = expect_status(req("POST", "/v1/org/projects", body={"name": f"p-{rnd(6)}"}, token=token),
                  201, "create project")["id"]
-    envs = [ok(req("POST", "/v1/org/environments",
+    envs = [expect_status(req("POST", "/v1/org/environments",
                    body={"name": f"e-{rnd(6)}", "kind": "production", "region": "eu-west-1"},
                    token=token), 201, "create environment")["id"] for _ in range(2)]
     sid = db_query(f"SELECT id FROM sessions WHERE user_id = {q(user_id)}"

@@ -7,6 +7,7 @@
 
 #include "orgd/db_usage.h"
 #include "orgd/id.h"
+#include "orgd/json.h"
 
 #include "dbi.h"
 
@@ -58,6 +59,52 @@ struct claim {
 	struct cron_batch *out;
 };
 
+/* Row i of the candidates as the pending auto_recharge purchase to write (id and key in a). */
+static err_t ar_purchase(const struct db_rows *rows, size_t i, struct arena *a, struct purchase *p)
+{
+	const char *org = DB_CELL(rows, i, 0)->s;
+	char *id = arena_alloc(a, ID_LEN_MAX + 1);
+	/* a new attempt after a decline has a key of its own; a retry of a timeout
+	   (reconciliation) reuses its purchase's */
+	const char *key = arena_printf(a, "ar:%s:%lld:%lld", org, (long long)DB_CELL(rows, i, 2)->i,
+				       (long long)DB_CELL(rows, i, 3)->i + 1);
+	if (!id || !key)
+		return ERR_INTERNAL;
+	id_new(id, "pur");
+	*p = (struct purchase){
+		.id = id,
+		.org_id = org,
+		.kind = purchase_kinds[PURCHASE_AUTO_RECHARGE],
+		.status = "pending",
+		.provider_key = key,
+		.credits = DB_CELL(rows, i, 1)->i,
+		.amount_cents = DB_CELL(rows, i, 1)->i,
+		.customer_id = DB_CELL(rows, i, 4)->s,
+		.pm_id = DB_CELL(rows, i, 5)->s,
+	};
+	return ERR_OK;
+}
+
+/* The claimed purchases as the JSON array of STMT_AR_CLAIM_PURCHASES (sql.c). */
+static void ar_claimed_json(const struct cron_batch *b, struct buf *out)
+{
+	struct jw w;
+	jw_init(&w, out);
+	jw_arr(&w);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct purchase *p = &b->calls[i].p;
+		jw_obj(&w);
+		jw_kstr(&w, "i", p->id);
+		jw_kstr(&w, "o", p->org_id);
+		jw_kint(&w, "c", p->credits);
+		jw_kstr(&w, "k", p->provider_key);
+		jw_kstr(&w, "u", p->customer_id);
+		jw_kstr(&w, "p", p->pm_id);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+}
+
 static err_t auto_recharge_tx(void *arg)
 {
 	struct claim *c = arg;
@@ -66,21 +113,39 @@ static err_t auto_recharge_tx(void *arg)
 			     &rows);
 	if (err == ERR_OK)
 		err = batch_alloc(c->out, rows.n, c->a);
-	for (size_t i = 0; i < rows.n && err == ERR_OK; i++) {
-		const char *org = DB_CELL(&rows, i, 0)->s;
-		int64_t credits = DB_CELL(&rows, i, 1)->i;
-		struct purchase_new p = {PURCHASE_AUTO_RECHARGE, credits, credits, NULL};
-		/* a new attempt after a decline has a key of its own; a retry of a timeout
-		   (reconciliation) reuses its purchase's */
-		const char *key = arena_printf(c->a, "ar:%s:%lld:%lld", org,
-					       (long long)DB_CELL(&rows, i, 2)->i,
-					       (long long)DB_CELL(&rows, i, 3)->i + 1);
-		err = db_exec(STMT_AR_ATTEMPT, DB_ARGS(DB_INT(c->now), DB_STR(org)), NULL);
-		if (err == ERR_OK)
-			err = claim_one(c->out, org, &p, key, DB_CELL(&rows, i, 4)->s,
-					DB_CELL(&rows, i, 5)->s, 0, c->now, c->a);
+	for (size_t i = 0; i < rows.n && err == ERR_OK; i++)
+		err = ar_purchase(&rows, i, c->a, &c->out->calls[c->out->n++].p);
+	if (err != ERR_OK || c->out->n == 0)
+		return err;
+	/* the batch's attempts stamped and its purchases written in one statement each */
+	struct buf json = {0};
+	ar_claimed_json(c->out, &json);
+	err = json.oom ? ERR_INTERNAL
+		       : db_exec(STMT_AR_CLAIM_ATTEMPTS,
+				 DB_ARGS(DB_STRN(json.p, json.len), DB_INT(c->now)), NULL);
+	if (err == ERR_OK)
+		err = db_exec(STMT_AR_CLAIM_PURCHASES,
+			      DB_ARGS(DB_INT(c->now), DB_STRN(json.p, json.len)), NULL);
+	buf_free(&json);
+	if (err != ERR_CONFLICT)
+		return err;
+	/* a key charged already (that purchase settles it): the batch one purchase at a
+	   time, without those (the failed statement left nothing behind) */
+	size_t n = c->out->n;
+	c->out->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct purchase *p = &c->out->calls[i].p;
+		struct purchase_new pn = {PURCHASE_AUTO_RECHARGE, p->credits, p->amount_cents,
+					  NULL};
+		err = db_purchase_insert_in_tx(p->id, p->org_id, &pn, p->provider_key, NULL,
+					       p->customer_id, p->pm_id, 0, c->now);
+		if (err == ERR_CONFLICT)
+			continue;
+		if (err != ERR_OK)
+			return err;
+		c->out->calls[c->out->n++].p = *p;
 	}
-	return err;
+	return ERR_OK;
 }
 
 err_t db_cron_auto_recharge(int64_t now, int64_t since, int64_t limit, struct arena *a,

@@ -409,6 +409,23 @@ const char *const sql_text[STMT__MAX] = {
 	   row reads (scripts/bench-cron) */
 	[STMT_AR_REMAINING] =
 		"SELECT COUNT(*) FROM (SELECT 1" AR_ELIGIBLE " LIMIT 1000) e",
+	/* a claim's batch in two statements, whatever its size: a JSON array of its
+	   organizations (o), their purchases' ids (i), credits (c), provider keys (k),
+	   customers (u) and payment methods (p) read as a table, joined by primary key */
+#define AR_CLAIMED(cols) \
+	" JSON_TABLE(?, '$[*]' COLUMNS (" cols ")) j"
+#define ASCII_COL(name, n, path) \
+	name " VARCHAR(" #n ") CHARACTER SET ascii COLLATE ascii_nopad_bin PATH '$." path "'"
+	[STMT_AR_CLAIM_ATTEMPTS] =
+		"UPDATE org_billing b JOIN" AR_CLAIMED(ASCII_COL("o", 32, "o"))
+		" ON b.org_id = j.o SET b.ar_last_at = FROM_UNIXTIME(?)",
+	[STMT_AR_CLAIM_PURCHASES] =
+		"INSERT INTO purchases (id, org_id, kind, credits, amount_cents, status,"
+		"  provider_key, customer_id, pm_id, created_at)"
+		" SELECT j.i, j.o, 'auto_recharge', j.c, j.c, 'pending', j.k, j.u, j.p,"
+		"  FROM_UNIXTIME(?) FROM" AR_CLAIMED(ASCII_COL("i", 32, "i") ", "
+		ASCII_COL("o", 32, "o") ", c BIGINT PATH '$.c', " ASCII_COL("k", 160, "k") ", "
+		ASCII_COL("u", 64, "u") ", " ASCII_COL("p", 64, "p")),
 	/* an attempt's start, in its claim: out of the rest of the run, and out of the way of
 	   the next claims' scans (stamped when it ended instead, a claim read every
 	   organization in flight again, locked: scripts/bench-cron, 12% slower) */

@@ -462,6 +462,35 @@ def three_declined_recharges_turn_auto_recharge_off_audited_and_stop_the_attempt
     expect_eq(auto_recharge_of(ws)["failures"], 3, "failures after a fourth sweep")
 
 
+@test
+@sandboxed
+def an_attempt_whose_key_was_used_is_not_charged_again_and_the_rest_of_its_batch_is():
+    """A claim writes its batch's purchases in one statement; an attempt whose provider key
+    names a purchase already (here: a declined one, its failures then reset by SQL, so that
+    the next attempt has the same key) makes that statement fail, and the batch is written
+    one purchase at a time without it: the old purchase stands, the rest are charged."""
+    drain_auto_recharge()
+    used = eligible_workspace("ar-used", enable=False, pm="pm_card_chargeDeclined",
+                              brand="visa", last4="0002")
+    set_auto_recharge(used, True, 100, 500)
+    got = sweep("auto-recharge")
+    expect(got["failed"] >= 1, f"the first sweep answered {got}: no failure counted")
+    expect_eq(len(org_charges(used)), 1, "attempts after the first sweep")
+    db_query("UPDATE org_billing SET ar_failures = 0, ar_last_at = NULL"
+             f" WHERE org_id = '{used['org_id']}'")
+    fresh = [eligible_workspace("ar-fresh") for _ in range(3)]
+    got = sweep("auto-recharge")
+    expect(got["charged"] >= 3, f"the second sweep answered {got}: want 3 charged")
+    expect_eq(len(org_charges(used)), 1, "attempts of the used key after the second sweep")
+    expect_eq([(p["kind"], p["status"]) for p in purchases(used)],
+              [("auto_recharge", "failed")], "purchases of the used key's organization")
+    for ws in fresh:
+        expect_eq([(c["amount"], c["status"]) for c in org_charges(ws)], [(500, "succeeded")],
+                  "charges of an organization in the same batch")
+        expect_eq(balance(ws), 500, "balance of an organization in the same batch")
+    set_auto_recharge(used, False, 100, 500)
+
+
 # --- 5. the cron secret -----------------------------------------------------------------------------------
 
 @test

@@ -135,10 +135,13 @@ struct settle_item {
 };
 
 /*
- * db_purchase_settle() for each of the n items, with no Idempotency-Key step,
- * all in one transaction (the sweeps': one commit for a chunk of charges, not
- * one each); on an error none of them is applied and all stay pending, for
- * reconciliation.
+ * What db_purchase_settle() does, for each of the n items, with no
+ * Idempotency-Key step, all in one transaction: the sweeps' chunk of charges.
+ * Its rows are locked in one statement (in the organizations' order: items is
+ * sorted), and its credit purchases that succeeded (the common case) are
+ * applied together, a statement per table for them all; any other item as
+ * db_purchase_settle() applies it. On an error none of them is applied and all
+ * stay pending, for reconciliation.
  */
 err_t db_purchases_settle(struct settle_item *items, size_t n, int64_t now, struct arena *a);
 

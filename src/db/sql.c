@@ -31,6 +31,11 @@
 	RFC3339(t "settled_at") ", " t "credits, " t "amount_cents, " t "customer_id, " \
 	t "pm_id, COALESCE(UNIX_TIMESTAMP(" t "period_from), 0)"
 #define PURCHASE_COLS PURCHASE_COLS_OF("")
+/* a JSON array of objects read as the table j (JSON_TABLE), its columns named after the
+   objects' one-letter keys: a whole batch in one statement (db_cron.c, db_pay.c) */
+#define JSON_ROWS(cols) " JSON_TABLE(?, '$[*]' COLUMNS (" cols ")) j"
+#define ASCII_COL(k, n) k " VARCHAR(" #n ") CHARACTER SET ascii COLLATE ascii_nopad_bin PATH '$." k "'"
+#define INT_COL(k)      k " BIGINT PATH '$." k "'"
 /* clang-format on */
 #define MEMBER_COLS                                                                                \
 	"m.user_id, m.email, u.name, m.role, m.status, " RFC3339(                                  \
@@ -337,6 +342,39 @@ const char *const sql_text[STMT__MAX] = {
 		PURCHASE_COLS_OF("p.") " FROM orgs o"
 		" LEFT JOIN org_billing b ON b.org_id = o.id"
 		" JOIN purchases p ON p.id = ? AND p.org_id = o.id WHERE o.id = ? FOR UPDATE",
+	/* a chunk of the sweeps' settlements (db_purchases_settle()): every one's rows locked in
+	   one statement, in the array's order (sorted by organization: two chunks never wait
+	   for each other in a circle), each row as STMT_SETTLE_LOCK's after its index n */
+	[STMT_SETTLE_LOCK_MANY] =
+		"SELECT j.n, o.credit_balance, o.plan_id, b.customer_id, b.pm_id,"
+		" COALESCE(b.ar_failures, 0), COALESCE(b.renewal_failures, 0), "
+		PURCHASE_COLS_OF("p.") " FROM"
+		JSON_ROWS("n FOR ORDINALITY, " ASCII_COL("i", 32) ", " ASCII_COL("o", 32))
+		" JOIN orgs o ON o.id = j.o LEFT JOIN org_billing b ON b.org_id = o.id"
+		" JOIN purchases p ON p.id = j.i AND p.org_id = o.id FOR UPDATE",
+	/* then its credit purchases that succeeded, each of an organization of its own: the
+	   purchases (i, intent n), the balances (o, credits c; an auto-recharge's, a = 1, also
+	   clears its failures and starts a new dip), the ledger rows (id l, balance after b,
+	   reason r) and the audit rows (id d) */
+	[STMT_SETTLE_MANY] =
+		"UPDATE purchases p JOIN" JSON_ROWS(ASCII_COL("i", 32) ", " ASCII_COL("n", 64))
+		" ON p.id = j.i SET p.status = 'succeeded', p.failure_code = NULL,"
+		" p.intent_id = COALESCE(j.n, p.intent_id), p.settled_at = FROM_UNIXTIME(?)"
+		" WHERE p.status = 'pending'",
+	[STMT_CREDIT_MANY] =
+		"UPDATE orgs o JOIN" JSON_ROWS(ASCII_COL("o", 32) ", " INT_COL("c") ", " INT_COL("a"))
+		" ON o.id = j.o LEFT JOIN org_billing b ON b.org_id = o.id AND j.a = 1"
+		" SET o.credit_balance = o.credit_balance + j.c, b.ar_failures = 0,"
+		" b.ar_dip = b.ar_dip + 1",
+	[STMT_LEDGER_MANY] =
+		"INSERT INTO ledger (id, org_id, at, delta, balance_after, reason, ref)"
+		" SELECT j.l, j.o, FROM_UNIXTIME(?), j.c, j.b, j.r, j.i FROM"
+		JSON_ROWS(ASCII_COL("l", 32) ", " ASCII_COL("o", 32) ", " INT_COL("c") ", "
+			  INT_COL("b") ", " ASCII_COL("r", 16) ", " ASCII_COL("i", 32)),
+	[STMT_AUDIT_MANY] =
+		"INSERT INTO audit_log (id, org_id, at, actor_user_id, action, target, detail)"
+		" SELECT j.d, j.o, FROM_UNIXTIME(?), NULL, ?, j.i, '' FROM"
+		JSON_ROWS(ASCII_COL("d", 32) ", " ASCII_COL("o", 32) ", " ASCII_COL("i", 32)),
 	[STMT_BILLING_ENSURE] =
 		"INSERT IGNORE INTO org_billing (org_id) VALUES (?)",
 	[STMT_CUSTOMER_SET] =
@@ -412,20 +450,15 @@ const char *const sql_text[STMT__MAX] = {
 	/* a claim's batch in two statements, whatever its size: a JSON array of its
 	   organizations (o), their purchases' ids (i), credits (c), provider keys (k),
 	   customers (u) and payment methods (p) read as a table, joined by primary key */
-#define AR_CLAIMED(cols) \
-	" JSON_TABLE(?, '$[*]' COLUMNS (" cols ")) j"
-#define ASCII_COL(name, n, path) \
-	name " VARCHAR(" #n ") CHARACTER SET ascii COLLATE ascii_nopad_bin PATH '$." path "'"
 	[STMT_AR_CLAIM_ATTEMPTS] =
-		"UPDATE org_billing b JOIN" AR_CLAIMED(ASCII_COL("o", 32, "o"))
+		"UPDATE org_billing b JOIN" JSON_ROWS(ASCII_COL("o", 32))
 		" ON b.org_id = j.o SET b.ar_last_at = FROM_UNIXTIME(?)",
 	[STMT_AR_CLAIM_PURCHASES] =
 		"INSERT INTO purchases (id, org_id, kind, credits, amount_cents, status,"
 		"  provider_key, customer_id, pm_id, created_at)"
 		" SELECT j.i, j.o, 'auto_recharge', j.c, j.c, 'pending', j.k, j.u, j.p,"
-		"  FROM_UNIXTIME(?) FROM" AR_CLAIMED(ASCII_COL("i", 32, "i") ", "
-		ASCII_COL("o", 32, "o") ", c BIGINT PATH '$.c', " ASCII_COL("k", 160, "k") ", "
-		ASCII_COL("u", 64, "u") ", " ASCII_COL("p", 64, "p")),
+		"  FROM_UNIXTIME(?) FROM" JSON_ROWS(ASCII_COL("i", 32) ", " ASCII_COL("o", 32) ", "
+		INT_COL("c") ", " ASCII_COL("k", 160) ", " ASCII_COL("u", 64) ", " ASCII_COL("p", 64)),
 	/* an attempt's start, in its claim: out of the rest of the run, and out of the way of
 	   the next claims' scans (stamped when it ended instead, a claim read every
 	   organization in flight again, locked: scripts/bench-cron, 12% slower) */

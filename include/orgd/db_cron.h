@@ -6,7 +6,7 @@
  * running at once on several workers or hosts split the work, and writes
  * what makes a second sweep pass the same thing by (a pending purchase, a
  * time of last attempt or of last asking). The charges then go through the
- * provider with no transaction open, and db_purchase_settle() applies them.
+ * provider with no transaction open, and db_purchases_settle() applies them.
  */
 #ifndef ORGD_DB_CRON_H
 #define ORGD_DB_CRON_H

@@ -383,10 +383,10 @@ static err_t apply_success(struct settle *c, const struct db_rows *lock)
 	}
 	/* an auto-recharge's failures clear with the credit, the next dip is a new one */
 	bool auto_recharge = strcmp(p->kind, "auto_recharge") == 0;
-	uint64_t n = 0; /* rows matched: the organization's (and its billing row's) */
+	uint64_t n = 0; /* rows matched: the organization's (and an auto-recharge's billing row) */
 	err = db_exec(auto_recharge ? STMT_AR_CREDIT : STMT_BALANCE_ADD,
 		      DB_ARGS(DB_INT(p->credits), DB_STR(c->org_id)), &n);
-	if (err == ERR_OK && n != (auto_recharge ? 2u : 1u)) /* both were locked above */
+	if (err == ERR_OK && (n < 1 || n > (auto_recharge ? 2u : 1u))) /* locked above */
 		err = ERR_INTERNAL;
 	char ledger_id[ID_LEN_MAX + 1];
 	id_new(ledger_id, "led");
@@ -629,6 +629,11 @@ static err_t settle_many_tx(void *arg)
 		int64_t balance;
 		struct settle st = {org, it->p->id, it->s, NULL, c->now, c->a, &p, &balance};
 		err = settle_tx(&st);
+		if (err == ERR_NOT_FOUND) { /* gone (or not its organization's): the rest settle */
+			err = ERR_OK;
+			it->status = "pending";
+			continue;
+		}
 		it->status = p.status;
 		c->mismatched += st.mismatch;
 	}

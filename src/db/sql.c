@@ -34,6 +34,8 @@
 /* a JSON array of objects read as the table j (JSON_TABLE), its columns named after the
    objects' one-letter keys: a whole batch in one statement (db_cron.c, db_pay.c) */
 #define JSON_ROWS(cols) " JSON_TABLE(?, '$[*]' COLUMNS (" cols ")) j"
+/* the array first, then each row by its key: STRAIGHT_JOIN and FORCE INDEX, or on a small
+   table the optimizer reads (and locks) it whole instead (test_explain) */
 #define ASCII_COL(k, n) k " VARCHAR(" #n ") CHARACTER SET ascii COLLATE ascii_nopad_bin PATH '$." k "'"
 #define INT_COL(k)      k " BIGINT PATH '$." k "'"
 /* clang-format on */
@@ -346,24 +348,27 @@ const char *const sql_text[STMT__MAX] = {
 	   one statement, in the array's order (sorted by organization: two chunks never wait
 	   for each other in a circle), each row as STMT_SETTLE_LOCK's after its index n */
 	[STMT_SETTLE_LOCK_MANY] =
-		"SELECT j.n, o.credit_balance, o.plan_id, b.customer_id, b.pm_id,"
+		"SELECT STRAIGHT_JOIN j.n, o.credit_balance, o.plan_id, b.customer_id, b.pm_id,"
 		" COALESCE(b.ar_failures, 0), COALESCE(b.renewal_failures, 0), "
 		PURCHASE_COLS_OF("p.") " FROM"
 		JSON_ROWS("n FOR ORDINALITY, " ASCII_COL("i", 32) ", " ASCII_COL("o", 32))
-		" JOIN orgs o ON o.id = j.o LEFT JOIN org_billing b ON b.org_id = o.id"
-		" JOIN purchases p ON p.id = j.i AND p.org_id = o.id FOR UPDATE",
+		" JOIN orgs o FORCE INDEX (PRIMARY) ON o.id = j.o"
+		" LEFT JOIN org_billing b FORCE INDEX (PRIMARY) ON b.org_id = o.id"
+		" JOIN purchases p FORCE INDEX (purchases_id) ON p.id = j.i AND p.org_id = o.id"
+		" FOR UPDATE",
 	/* then its credit purchases that succeeded, each of an organization of its own: the
 	   purchases (i, intent n), the balances (o, credits c; an auto-recharge's, a = 1, also
 	   clears its failures and starts a new dip), the ledger rows (id l, balance after b,
 	   reason r) and the audit rows (id d) */
 	[STMT_SETTLE_MANY] =
-		"UPDATE purchases p JOIN" JSON_ROWS(ASCII_COL("i", 32) ", " ASCII_COL("n", 64))
-		" ON p.id = j.i SET p.status = 'succeeded', p.failure_code = NULL,"
+		"UPDATE" JSON_ROWS(ASCII_COL("i", 32) ", " ASCII_COL("n", 64))
+		" STRAIGHT_JOIN purchases p FORCE INDEX (purchases_id) ON p.id = j.i SET p.status = 'succeeded', p.failure_code = NULL,"
 		" p.intent_id = COALESCE(j.n, p.intent_id), p.settled_at = FROM_UNIXTIME(?)"
 		" WHERE p.status = 'pending'",
 	[STMT_CREDIT_MANY] =
-		"UPDATE orgs o JOIN" JSON_ROWS(ASCII_COL("o", 32) ", " INT_COL("c") ", " INT_COL("a"))
-		" ON o.id = j.o LEFT JOIN org_billing b ON b.org_id = o.id AND j.a = 1"
+		"UPDATE" JSON_ROWS(ASCII_COL("o", 32) ", " INT_COL("c") ", " INT_COL("a"))
+		" STRAIGHT_JOIN orgs o FORCE INDEX (PRIMARY) ON o.id = j.o"
+		" LEFT JOIN org_billing b FORCE INDEX (PRIMARY) ON b.org_id = o.id AND j.a = 1"
 		" SET o.credit_balance = o.credit_balance + j.c, b.ar_failures = 0,"
 		" b.ar_dip = b.ar_dip + 1",
 	[STMT_LEDGER_MANY] =
@@ -420,7 +425,7 @@ const char *const sql_text[STMT__MAX] = {
 	/* an auto-recharge's success: (credits, organization); its failures clear, and the
 	   next dip below the threshold is a new one */
 	[STMT_AR_CREDIT] =
-		"UPDATE orgs o JOIN org_billing b ON b.org_id = o.id"
+		"UPDATE orgs o LEFT JOIN org_billing b ON b.org_id = o.id"
 		" SET o.credit_balance = o.credit_balance + ?, b.ar_failures = 0,"
 		"  b.ar_dip = b.ar_dip + 1 WHERE o.id = ?",
 	/* a renewal's end: (failures, next try) */
@@ -451,19 +456,15 @@ const char *const sql_text[STMT__MAX] = {
 	   organizations (o), their purchases' ids (i), credits (c), provider keys (k),
 	   customers (u) and payment methods (p) read as a table, joined by primary key */
 	[STMT_AR_CLAIM_ATTEMPTS] =
-		"UPDATE org_billing b JOIN" JSON_ROWS(ASCII_COL("o", 32))
-		" ON b.org_id = j.o SET b.ar_last_at = FROM_UNIXTIME(?)",
+		"UPDATE" JSON_ROWS(ASCII_COL("o", 32))
+		" STRAIGHT_JOIN org_billing b FORCE INDEX (PRIMARY) ON b.org_id = j.o"
+		" SET b.ar_last_at = FROM_UNIXTIME(?)",
 	[STMT_AR_CLAIM_PURCHASES] =
 		"INSERT INTO purchases (id, org_id, kind, credits, amount_cents, status,"
 		"  provider_key, customer_id, pm_id, created_at)"
 		" SELECT j.i, j.o, 'auto_recharge', j.c, j.c, 'pending', j.k, j.u, j.p,"
 		"  FROM_UNIXTIME(?) FROM" JSON_ROWS(ASCII_COL("i", 32) ", " ASCII_COL("o", 32) ", "
 		INT_COL("c") ", " ASCII_COL("k", 160) ", " ASCII_COL("u", 64) ", " ASCII_COL("p", 64)),
-	/* an attempt's start, in its claim: out of the rest of the run, and out of the way of
-	   the next claims' scans (stamped when it ended instead, a claim read every
-	   organization in flight again, locked: scripts/bench-cron, 12% slower) */
-	[STMT_AR_ATTEMPT] =
-		"UPDATE org_billing SET ar_last_at = FROM_UNIXTIME(?) WHERE org_id = ?",
 /* only a paid plan has a period (a plan without a price has current_period_end NULL); the
    plans table is not joined, so that the claim's row locks are the organizations' alone
    and two sweeps at once split them instead of skipping each other's plan rows */

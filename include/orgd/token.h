@@ -1,6 +1,6 @@
 /*
  * token: session tokens, JWS compact serialisation signed with EdDSA
- * (Ed25519) only, and a small per-process cache of verified signatures.
+ * (Ed25519) only, and a small per-process cache of verified tokens.
  *
  * A token is base64url(header) "." base64url(claims) "." base64url(signature),
  * header {"alg":"EdDSA","typ":"JWT","kid":"<kid>"}, claims those of API.md
@@ -68,7 +68,9 @@ err_t token_sign_raw(const struct keyring *r, const void *header, size_t hlen, c
  * exact bytes and this key), then the claims (a strict JSON object; integer
  * iat and exp; non-empty sub and sid; iss and aud ours; not expired and not
  * issued in the future beyond cfg->leeway). Strings the decoder copies go
- * into a (released with it); *out owns its own copies.
+ * into a (released with it); *out owns its own copies. These exact bytes,
+ * verified before by a key r still has with the same issuer and audience,
+ * are a cache hit: only the time checks run again (token.c).
  * Returns ERR_OK, ERR_UNAUTHENTICATED for any defect (*out is then zeroed),
  * or ERR_INTERNAL (out of memory).
  */

@@ -3,16 +3,20 @@
  * per-process cache of verified signatures (see token.h).
  *
  * The cache is direct-mapped: TOKEN_CACHE_SIZE entries indexed by the first
- * byte of SHA-256(token). An entry holds that digest, the raw public key that
- * verified the signature and the token's exp. A hit needs the same digest
- * (the exact token bytes), the same public key as the ring's key for the
- * token's kid, and now < exp; it skips only the Ed25519 check: every parsing
- * and claim check runs on every call. Only tokens that passed every check are
- * stored.
+ * byte of SHA-256(token). An entry holds that digest, the kid and the raw
+ * public key that verified the signature, and the claims as they were
+ * checked. A hit needs the same digest (the exact token bytes: the same
+ * header, claims and signature), the ring's key for that kid still being that
+ * public key (a retired or replaced key misses), and the time checks again
+ * (now < exp, exp and iat within the leeway); it skips the decoding, the
+ * parsing and the Ed25519 check, whose answers for those bytes cannot have
+ * changed. Checked against another token_cfg (issuer, audience), a hit skips
+ * the Ed25519 check alone. Only tokens that passed every check are stored.
  */
 #include "orgd/token.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -26,7 +30,9 @@
 struct cache_entry {
 	unsigned char digest[DIGEST_LEN];
 	unsigned char pub[KEYRING_PUB_LEN];
-	int64_t exp;
+	char kid[KEYRING_KID_LEN + 1];
+	struct claims claims;  /* as checked; the time checks run again on a hit */
+	char iss[32], aud[32]; /* the token_cfg they were checked against */
 	bool used;
 };
 
@@ -49,27 +55,41 @@ static struct cache_entry *cache_slot(const unsigned char digest[DIGEST_LEN])
 	return &cache[digest[0] % TOKEN_CACHE_SIZE];
 }
 
-static bool cache_hit(const unsigned char digest[DIGEST_LEN], const struct keyring_key *k,
-		      int64_t now)
+/* The entry of exactly these token bytes, verified by a key the ring still has, or NULL. */
+static const struct cache_entry *cache_hit(const struct keyring *r,
+					   const unsigned char digest[DIGEST_LEN], int64_t now)
 {
 	struct cache_entry *e = cache_slot(digest);
 	if (!e->used)
-		return false;
-	if (now >= e->exp) {
+		return NULL;
+	if (now >= e->claims.exp) {
 		memset(e, 0, sizeof *e); /* dropped at exp */
-		return false;
+		return NULL;
 	}
-	return CRYPTO_memcmp(e->digest, digest, sizeof e->digest) == 0 &&
-	       CRYPTO_memcmp(e->pub, keyring_pub(k), sizeof e->pub) == 0;
+	if (CRYPTO_memcmp(e->digest, digest, sizeof e->digest) != 0)
+		return NULL;
+	const struct keyring_key *k = keyring_find(r, e->kid, strlen(e->kid));
+	return k && CRYPTO_memcmp(e->pub, keyring_pub(k), sizeof e->pub) == 0 ? e : NULL;
+}
+
+/* Were e's claims checked against cfg? */
+static bool same_cfg(const struct cache_entry *e, const struct token_cfg *cfg)
+{
+	return strcmp(e->iss, cfg->iss) == 0 && strcmp(e->aud, cfg->aud) == 0;
 }
 
 static void cache_put(const unsigned char digest[DIGEST_LEN], const struct keyring_key *k,
-		      int64_t exp)
+		      const struct token_cfg *cfg, const struct claims *c)
 {
 	struct cache_entry *e = cache_slot(digest);
+	if (strlen(cfg->iss) >= sizeof e->iss || strlen(cfg->aud) >= sizeof e->aud)
+		return; /* not ours to compare later: never a hit */
+	snprintf(e->iss, sizeof e->iss, "%s", cfg->iss);
+	snprintf(e->aud, sizeof e->aud, "%s", cfg->aud);
 	memcpy(e->digest, digest, sizeof e->digest);
 	memcpy(e->pub, keyring_pub(k), sizeof e->pub);
-	e->exp = exp;
+	snprintf(e->kid, sizeof e->kid, "%s", keyring_kid(k));
+	e->claims = *c;
 	e->used = true;
 }
 
@@ -204,6 +224,22 @@ static bool copy_id(char *dst, const struct jstr *s, size_t max)
 	return true;
 }
 
+/* The claims' times against now: not expired, not issued in the future, within the leeway. */
+static err_t check_times(const struct token_cfg *cfg, const struct claims *c, int64_t now)
+{
+	int64_t leeway = cfg->leeway > 0 ? cfg->leeway : 0;
+	int64_t lo, hi; /* now - leeway, now + leeway, saturated */
+	if (__builtin_sub_overflow(now, leeway, &lo))
+		lo = INT64_MIN;
+	if (__builtin_add_overflow(now, leeway, &hi))
+		hi = INT64_MAX;
+	if (c->exp <= lo) /* expired beyond the leeway: now >= exp + leeway */
+		return ERR_UNAUTHENTICATED;
+	if (c->iat > hi) /* issued in the future beyond the leeway */
+		return ERR_UNAUTHENTICATED;
+	return ERR_OK;
+}
+
 /* The claims checks, after the signature. */
 static err_t check_claims(const struct token_cfg *cfg, const unsigned char *pl, size_t plen,
 			  int64_t now, struct arena *a, struct claims *out)
@@ -235,19 +271,9 @@ static err_t check_claims(const struct token_cfg *cfg, const unsigned char *pl, 
 	if (!aud_ok)
 		return ERR_UNAUTHENTICATED;
 
-	int64_t leeway = cfg->leeway > 0 ? cfg->leeway : 0;
-	int64_t lo, hi; /* now - leeway, now + leeway, saturated */
-	if (__builtin_sub_overflow(now, leeway, &lo))
-		lo = INT64_MIN;
-	if (__builtin_add_overflow(now, leeway, &hi))
-		hi = INT64_MAX;
-	if (c.exp <= lo) /* expired beyond the leeway: now >= exp + leeway */
-		return ERR_UNAUTHENTICATED;
-	if (c.iat > hi) /* issued in the future beyond the leeway */
-		return ERR_UNAUTHENTICATED;
 	out->iat = c.iat;
 	out->exp = c.exp;
-	return ERR_OK;
+	return check_times(cfg, out, now);
 }
 
 err_t token_verify_signature(const struct keyring *r, const char *kid, size_t kidlen,
@@ -267,6 +293,18 @@ static err_t verify(const struct keyring *r, const struct token_cfg *cfg, const 
 	/* 1. size and alphabet, 2. exactly three segments */
 	if (len == 0 || len > TOKEN_MAX)
 		return ERR_UNAUTHENTICATED;
+	/* 0. these exact bytes passed every check before: the time checks alone again */
+	unsigned char digest[DIGEST_LEN];
+	const void *part = tok;
+	digest_sha256(&part, &len, 1, digest);
+	const struct cache_entry *e = cache_hit(r, digest, now);
+	if (e)
+		cache_hits++;
+	if (e && same_cfg(e, cfg)) {
+		*out = e->claims;
+		return check_times(cfg, out, now);
+	}
+	/* else all of it, but for the signature of a hit (checked against another cfg) */
 	size_t dot[2], ndots = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)tok[i];
@@ -307,27 +345,18 @@ static err_t verify(const struct keyring *r, const struct token_cfg *cfg, const 
 	if (present & 1u << HDR_CRIT)
 		return ERR_UNAUTHENTICATED;
 
-	/* 5. the signature over "header.payload", unless this exact token verified before */
+	/* 5. the signature over "header.payload" */
 	if (siglen != KEYRING_SIG_LEN)
 		return ERR_UNAUTHENTICATED;
-	unsigned char digest[DIGEST_LEN];
-	const void *part = tok;
-	digest_sha256(&part, &len, 1, digest);
-	bool hit = cache_hit(digest, k, now);
-	if (hit) {
-		cache_hits++;
-	} else {
-		err = keyring_verify(k, tok, dot[1], sig, siglen);
-		if (err)
-			return err;
-	}
+	if (!e && (err = keyring_verify(k, tok, dot[1], sig, siglen)) != ERR_OK)
+		return err;
 
-	/* 6. the claims, on a hit too */
+	/* 6. the claims */
 	err = check_claims(cfg, pl, plen, now, a, out);
 	if (err)
 		return err;
-	if (!hit && out->exp > now)
-		cache_put(digest, k, out->exp);
+	if (!e && out->exp > now)
+		cache_put(digest, k, cfg, out);
 	return ERR_OK;
 }
 

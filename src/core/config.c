@@ -39,12 +39,19 @@ static int env_int(const char *name, int64_t def, int64_t min, int64_t max, int6
 	return 0;
 }
 
+#define WORKERS_PER_CPU 8
+#define WORKERS_MAX     64 /* by default: each holds a database connection */
+
 int config_load(struct config *c)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int64_t workers, port, ttl, log2n, offset, connect_ms, timeout_ms, smtp_ms, invite_ttl,
 		hashes;
-	if (env_int("ORGD_WORKERS", ncpu > 0 ? ncpu : 2, 1, 256, &workers) ||
+	/* blocking workers: each waits on the database much of the time, and more than the
+	   cores serve more (tests/bench/README.md: 8 per core served best) */
+	int64_t per_cpu = (ncpu > 0 ? ncpu : 1) * WORKERS_PER_CPU;
+	if (env_int("ORGD_WORKERS", per_cpu < WORKERS_MAX ? per_cpu : WORKERS_MAX, 1, 256,
+		    &workers) ||
 	    env_int("ORGD_DB_PORT", 3306, 1, 65535, &port) ||
 	    env_int("ORGD_SESSION_TTL", 43200, 60, 30 * 86400, &ttl) ||
 	    env_int("ORGD_SCRYPT_LOG2N", 17, 14, 20, &log2n) ||

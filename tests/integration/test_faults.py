@@ -22,7 +22,7 @@ from orgdtest import (FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, SO
                       wait_gone, wait_health, wait_until)
 
 PASSWORD = "correct horse battery"
-WANT_WORKERS = int(os.environ.get("ORGD_WORKERS") or os.cpu_count())
+WANT_WORKERS = int(os.environ.get("ORGD_WORKERS") or min(8 * os.cpu_count(), 64))
 
 
 # --- helpers -----------------------------------------------------------------------------------

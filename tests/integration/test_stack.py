@@ -123,7 +123,7 @@ def fastcgi_socket_answers_directly():
 
 @test
 def workers_as_configured():
-    want = int(os.environ.get("ORGD_WORKERS") or os.cpu_count())
+    want = int(os.environ.get("ORGD_WORKERS") or min(8 * os.cpu_count(), 64))
     got = wait_until(lambda: len(orgd_worker_pids()) == want, 10)
     expect(got, f"{len(orgd_worker_pids())} workers, want {want}")
 

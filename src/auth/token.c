@@ -1,6 +1,6 @@
 /*
  * token: signing and strict verification of EdDSA session tokens, and the
- * per-process cache of verified signatures (see token.h).
+ * per-process cache of verified tokens (see token.h).
  *
  * The cache is direct-mapped: TOKEN_CACHE_SIZE entries indexed by the first
  * byte of SHA-256(token). An entry holds that digest, the kid and the raw

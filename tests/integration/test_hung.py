@@ -34,6 +34,30 @@ def mariadbd_pid():
         return int(f.read().strip())
 
 
+def stopped(pid, timeout=5.0):
+    """Whether every thread of pid is stopped (state T) within timeout: SIGSTOP is only
+    queued when kill() returns, and a running thread answers a few more requests before it
+    stops (seen: four pings answered within 2 ms of the kill)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        states = []
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            return False
+        if states and all(st in ("T", "t") for st in states):
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def healthy():
+    """Each case starts from a database that answers (the breaker of the last one shut)."""
+    expect(wait_health(200, 10), "health not 200 before the case")
+
+
 def timed(method, path, **kw):
     t0 = time.monotonic()
     st = req(method, path, timeout=70, **kw)[0]
@@ -42,6 +66,7 @@ def timed(method, path, **kw):
 
 @test
 def a_hung_database_is_503_fast_and_heals_after_sigcont():
+    healthy()
     token = user_token("hung")
     for _ in range(8):  # every worker holds a live connection now
         expect_eq(req("GET", "/v1/me", token=token)[0], 200, "/v1/me before")
@@ -49,6 +74,7 @@ def a_hung_database_is_503_fast_and_heals_after_sigcont():
     pid = mariadbd_pid()
     os.kill(pid, signal.SIGSTOP)
     try:
+        expect(stopped(pid), "mariadbd's threads not all stopped within 5 s of SIGSTOP")
         health = [timed("GET", "/v1/health") for _ in range(5)]
         for st, secs in health:
             expect_eq(st, 503, "health with the database hung")
@@ -90,6 +116,7 @@ def drip(stop, started):
 
 @test
 def fifty_clients_dripping_bodies_do_not_stop_the_workers():
+    healthy()
     stop, started = threading.Event(), threading.Semaphore(0)
     threads = [threading.Thread(target=drip, args=(stop, started), daemon=True) for _ in range(50)]
     for t in threads:
@@ -109,6 +136,7 @@ def fifty_clients_dripping_bodies_do_not_stop_the_workers():
 
 @test
 def a_client_reading_slowly_does_not_pin_a_worker():
+    healthy()
     token = user_token("slow")
     socks = []
     try:

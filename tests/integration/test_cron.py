@@ -795,6 +795,43 @@ def reconcile_settles_a_pending_purchase_once_and_the_late_webhook_changes_nothi
     expect_eq(len(org_charges(ws)), 1, "charges after the late webhook")
 
 
+@test
+@sandboxed
+def reconcile_settles_two_pending_purchases_of_one_organization_in_one_chunk():
+    """A chunk settles most of its successes together (one statement per table), but only
+    one purchase per organization that way: a second one of the same organization goes
+    through the single-purchase path, and both are credited, the ledger a running sum."""
+    ws = workspace("recon2")
+    set_pm(ws, "pm_card_visa", "visa", "4242")
+    webhooks(False)
+    set_mode("timeout", delay_ms=TIMEOUT_DELAY_MS, calls=2)
+    pids = []
+    for credits in (1000, 700):
+        body = ok(buy(ws, credits, "recon2-" + rnd(16)), 201, "a purchase that times out")
+        expect_eq(body["purchase"]["status"], "pending", "the timed-out purchase")
+        pids.append(body["purchase"]["id"])
+    expect_eq(balance(ws), 0, "balance while both are pending")
+    try:
+        restart_orgd(6 * 60)
+        relogin(ws)
+        settled, remaining, line = reconcile_script()
+        expect(settled >= 2, f"scripts/reconcile settled fewer than two: {line!r}")
+        expect_eq(remaining, "0", f"remaining after scripts/reconcile: {line!r}")
+        expect_eq(sorted(x["status"] for x in purchases(ws) if x["id"] in pids),
+                  ["succeeded", "succeeded"], "the two purchases after scripts/reconcile")
+        rows = ledger(ws)
+        expect_eq(sorted(r["ref"] for r in rows), sorted(pids), "the ledger's references")
+        expect_eq(sorted(r["delta"] for r in rows), [700, 1000], "the ledger's credits")
+        expect_eq(sorted(r["balance_after"] for r in rows), sorted([rows[-1]["delta"], 1700]),
+                  "the ledger's running balance")
+        expect_eq(balance(ws), 1700, "balance after scripts/reconcile")
+        rc, out, err = script("ledger-check")
+        expect(rc == 0, f"ledger-check exited {rc}: {out.strip()} {err.strip()}")
+    finally:
+        restart_orgd(None)
+    relogin(ws)
+
+
 # --- 10. the ledger ----------------------------------------------------------------------------------------------
 
 @test
